@@ -1,0 +1,5 @@
+"""`python -m hashbench` runs the CLI."""
+
+from hashbench.cli import main
+
+main()

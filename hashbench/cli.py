@@ -1,0 +1,329 @@
+"""The `hashbench` command line: parse, call the core, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hashbench import __version__
+from hashbench.errors import HashbenchError, InputError
+from hashbench.plugins import create_plugin_manager, describe_plugins
+from hashbench.registry import Registry
+from hashbench.report.table import build_table, to_latex, to_markdown, to_rich
+from hashbench.runner.execute import PlannedRun, RunOptions
+from hashbench.runner.grid import GridObserver, GridSpec, run_grid
+from hashbench.runner.spec import parse_bits, parse_budget, parse_param_overrides, parse_seeds
+from hashbench.seeding import resolve_device
+from hashbench.store import ResultStore, RunRecord, default_store_path
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+@dataclass
+class App:
+    """Per-invocation state: options of the top-level group and the lazily built registry."""
+
+    debug: bool = False
+    block: tuple[str, ...] = ()
+    _pm: object = field(default=None, repr=False)
+    _registry: Registry | None = field(default=None, repr=False)
+
+    def plugin_manager(self):
+        if self._pm is None:
+            self._pm = create_plugin_manager(self.block)
+        return self._pm
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry.from_plugin_manager(self.plugin_manager())
+        return self._registry
+
+
+class HashbenchGroup(click.Group):
+    """Turns user-facing errors into one line and a non-zero exit; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HashbenchError as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            stderr.print("interrupted: finished runs are in the store; rerun to resume")
+            sys.exit(130)
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            stderr.print(
+                f"[red]internal error:[/red] {type(exc).__name__}: {exc}\n"
+                "This is a bug in hashbench or a plugin; rerun with --debug for the traceback."
+            )
+            sys.exit(1)
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _store(path: Path | None) -> ResultStore:
+    return ResultStore(path or default_store_path())
+
+
+@click.group(cls=HashbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hashbench")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option(
+    "--block-plugin",
+    "block",
+    multiple=True,
+    metavar="NAME",
+    help="Do not load this plugin (entry-point name; repeatable). Also HASHBENCH_BLOCK_PLUGINS.",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool, block: tuple[str, ...]) -> None:
+    """hashbench: fair, reproducible, fast benchmarks of learning-to-hash methods.
+
+    \b
+    Example:
+      hashbench run --methods lsh,cca-itq --dataset synth-mscoco --budget quick
+      hashbench table --latex
+    """
+    ctx.obj = App(debug=debug, block=block)
+
+
+class _ProgressObserver(GridObserver):
+    """Renders grid progress on stderr with rich."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("preparing", total=None)
+
+    def dataset_loading(self, name: str) -> None:
+        self.progress.update(self.task, description=f"loading {name}")
+
+    def grid_started(self, total: int) -> None:
+        self.progress.update(self.task, total=total, description="runs")
+
+    @staticmethod
+    def _label(plan: PlannedRun) -> str:
+        s = plan.spec
+        return f"{s.method} / {s.dataset} / {s.bits} bits / seed {s.seed}"
+
+    def run_started(self, plan: PlannedRun) -> None:
+        self.progress.update(self.task, description=self._label(plan))
+
+    def run_phase(self, plan: PlannedRun, phase: str) -> None:
+        self.progress.update(self.task, description=f"{self._label(plan)}: {phase}")
+
+    def run_finished(self, plan: PlannedRun, record: RunRecord, skipped: bool) -> None:
+        verb = "skipped (in store)" if skipped else f"done in {record.timings['total_s']:.1f}s"
+        i2t, t2i = (record.metrics.get(t, {}).get("map@50") for t in ("i2t", "t2i"))
+        scores = f"  I2T {i2t:.4f}  T2I {t2i:.4f}" if i2t is not None and t2i is not None else ""
+        self.progress.console.print(f"{self._label(plan)}: {verb}{scores}  [{record.run_id}]")
+        self.progress.advance(self.task)
+
+
+@main.command()
+@click.option("--methods", "-m", required=True, help="Comma-separated method names.")
+@click.option(
+    "--dataset", "-d", "datasets", required=True, help="Dataset name(s), comma-separated."
+)
+@click.option("--bits", "-b", default="16,32,64,128", show_default=True, help="Code lengths.")
+@click.option("--seeds", "-s", default="0", show_default=True, help="Seeds, comma-separated.")
+@click.option(
+    "--budget",
+    default="paper",
+    show_default=True,
+    type=click.Choice(["paper", "quick"]),
+    help="paper: the papers' schedules; quick: short.",
+)
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="METHOD.NAME=VALUE",
+    help="Override a hyperparameter (repeatable), e.g. ucmfh.epochs=20.",
+)
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Shrink synthetic datasets (0 < scale <= 1), e.g. 0.1 for a fast trial.",
+)
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results database [default: $HASHBENCH_STORE or results/hashbench.sqlite].",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--rerun", is_flag=True, help="Run again even when the store has the result.")
+@click.option("--encode-batch-size", default=4096, show_default=True, type=click.IntRange(1))
+@click.pass_obj
+def run(
+    app: App,
+    methods: str,
+    datasets: str,
+    bits: str,
+    seeds: str,
+    budget: str,
+    params: tuple[str, ...],
+    scale: float,
+    store: Path | None,
+    device: str,
+    rerun: bool,
+    encode_batch_size: int,
+) -> None:
+    """Train, encode and evaluate every combination; store the results; print a summary.
+
+    \b
+    Example:
+      hashbench run --methods lsh,cca-itq --dataset synth-mscoco --bits 16,32,64,128
+    """
+    method_names, dataset_names = _split(methods), _split(datasets)
+    if not method_names or not dataset_names:
+        raise InputError("--methods and --dataset each need at least one name")
+    grid = GridSpec(
+        methods=method_names,
+        datasets=dataset_names,
+        bits=parse_bits(_split(bits)),
+        seeds=parse_seeds(_split(seeds)),
+        budget=parse_budget(budget),
+        overrides=parse_param_overrides(params, method_names),
+        scale=scale,
+    )
+    registry = app.registry()
+    for name in method_names:
+        registry.method(name)
+    for name in dataset_names:
+        registry.dataset(name)
+    options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
+    with _store(store) as results:  # opened first: an unusable store fails before training
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=stderr, transient=True) as progress:
+            outcome = run_grid(
+                grid, registry, results, options, rerun=rerun, observer=_ProgressObserver(progress)
+            )
+    stdout.print(to_rich(build_table(outcome.records), title="mAP@50 (djsrh)"))
+    stderr.print(
+        f"{outcome.executed} run(s) executed, {outcome.skipped} skipped (already stored); "
+        f"store: {results.path}"
+    )
+
+
+@main.command()
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Results database.")
+@click.option("--metric", default="map@50", show_default=True, help="Stored metric to show.")
+@click.option("--datasets", default=None, help="Only these datasets (comma-separated).")
+@click.option("--methods", default=None, help="Only these methods (comma-separated).")
+@click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
+@click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+def table(
+    store: Path | None,
+    metric: str,
+    datasets: str | None,
+    methods: str | None,
+    bits: str | None,
+    fmt: str | None,
+) -> None:
+    """Print stored results: rows task x method, columns dataset x bits (mean over seeds).
+
+    \b
+    Example:
+      hashbench table --latex > table.tex
+    """
+    path = store or default_store_path()
+    if not Path(path).exists():
+        raise InputError(
+            f"no results store at {path}; run `hashbench run ...` first or pass --store"
+        )
+    with _store(path) as results:
+        records = results.records(
+            dataset=_split(datasets) if datasets else None,
+            method=_split(methods) if methods else None,
+            bits=parse_bits(_split(bits)) if bits else None,
+        )
+    if not records:
+        raise InputError(f"no finished runs match in {path}")
+    comparison = build_table(records, metric)
+    if fmt == "latex":
+        click.echo(to_latex(comparison), nl=False)
+    elif fmt == "markdown":
+        click.echo(to_markdown(comparison))
+    else:
+        stdout.print(to_rich(comparison))
+
+
+@main.command(name="list")
+@click.argument("kind", type=click.Choice(["methods", "datasets", "encoders"]))
+@click.argument("pattern", default="*")
+@click.pass_obj
+def list_(app: App, kind: str, pattern: str) -> None:
+    """List registered methods, datasets or encoders with a one-line description.
+
+    \b
+    Example:
+      hashbench list methods
+      hashbench list datasets 'synth-*'
+    """
+    registry = app.registry()
+    if kind == "methods":
+        for name in registry.list_methods(pattern):
+            info = registry.methods[name].info
+            flags = [info.supervision, "spiking" if info.spiking else "ann"]
+            if info.pair_fused:
+                flags.append("pair-fused")
+            stdout.print(
+                f"[bold]{name:14}[/bold] {info.display_name}: {info.summary} "
+                f"({', '.join(flags)}; {info.reference})",
+                highlight=False,
+            )
+    elif kind == "datasets":
+        for name in registry.list_datasets(pattern):
+            stdout.print(
+                f"[bold]{name:16}[/bold] {registry.datasets[name].summary}", highlight=False
+            )
+    else:
+        for name in registry.list_encoders(pattern):
+            stdout.print(
+                f"[bold]{name:14}[/bold] {registry.encoders[name].summary}", highlight=False
+            )
+
+
+@main.command()
+@click.pass_obj
+def plugins(app: App) -> None:
+    """List every loaded plugin with its distribution, version and hooks.
+
+    \b
+    Example:
+      hashbench plugins
+      HASHBENCH_BLOCK_PLUGINS=baselines hashbench plugins
+    """
+    from rich.table import Table
+
+    out = Table("plugin", "distribution", "version", "hooks")
+    for info in describe_plugins(app.plugin_manager()):
+        out.add_row(info.name, info.distribution, info.version, ", ".join(info.hooks))
+    stdout.print(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

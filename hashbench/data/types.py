@@ -1,0 +1,105 @@
+"""The data model: splits with per-modality float32 features and multi-hot labels."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hashbench.errors import InputError
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: `features[modality]` is float32 (n, d); `labels` is uint8 multi-hot (n, c)."""
+
+    features: Mapping[str, np.ndarray]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def check(self, where: str) -> None:
+        """Raise InputError when shapes, dtypes or values break the data model."""
+        n = self.labels.shape[0]
+        if self.labels.ndim != 2:
+            raise InputError(
+                f"{where}: labels must be 2-D (items x labels), got {self.labels.shape}"
+            )
+        for modality, feats in self.features.items():
+            if feats.ndim != 2 or feats.shape[0] != n:
+                raise InputError(
+                    f"{where}: {modality} features have shape {feats.shape}; expected "
+                    f"({n}, d) to match {n} label rows"
+                )
+            if feats.dtype != np.float32:
+                raise InputError(f"{where}: {modality} features must be float32, got {feats.dtype}")
+            if not np.isfinite(feats).all():
+                raise InputError(f"{where}: {modality} features contain NaN or inf")
+        if not np.isin(self.labels, (0, 1)).all():
+            raise InputError(f"{where}: labels must be multi-hot 0/1")
+
+
+@dataclass(frozen=True)
+class CrossModalDataset:
+    """Train / query / retrieval splits of paired items, plus a content fingerprint."""
+
+    name: str
+    protocol: str
+    train: Split
+    query: Split
+    retrieval: Split
+    label_names: tuple[str, ...]
+    fingerprint: str
+    synthetic: bool = False
+    meta: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(self.train.features)
+
+    @property
+    def feature_dims(self) -> dict[str, int]:
+        return {m: int(f.shape[1]) for m, f in self.train.features.items()}
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.train.labels.shape[1])
+
+    def check(self) -> None:
+        for split_name in ("train", "query", "retrieval"):
+            getattr(self, split_name).check(f"dataset {self.name!r}, {split_name} split")
+
+
+def fingerprint_arrays(arrays: Mapping[str, np.ndarray]) -> str:
+    """A short content hash of named arrays (names, shapes, dtypes and bytes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        digest.update(memoryview(arr).cast("B"))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """Options a dataset loader receives. `scale` shrinks every split (1.0 = the real sizes)."""
+
+    scale: float = 1.0
+    seed: int = 0
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset a plugin registers: a name users type and a loader."""
+
+    name: str
+    summary: str
+    protocol: str
+    load: Callable[[DatasetOptions], CrossModalDataset]
+    task: str = "cross-modal"
+    synthetic: bool = False

@@ -1,0 +1,131 @@
+"""The method contract: what a hashing method plugin declares and implements.
+
+A method declares metadata (`MethodInfo`) and default hyperparameters per dataset protocol and
+per budget, and implements `fit` (training) and `encode` (features of one modality -> codes).
+The harness owns everything else: seeding, device placement, batching of encode calls, timing,
+validation of the codes it gets back, evaluation and storage.
+
+What a method sees:
+- in `fit`: the training split's features of every modality, and the training labels only when
+  `info.supervision == "supervised"`. Never the query or retrieval split.
+- in `encode`: a batch of features of the modality being encoded. A method declared
+  `pair_fused=True` also receives the paired item's other modality (the published protocol of
+  UCMFH-like methods); every result of such a method is flagged pair-fused in the store.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+SUPERVISIONS = ("unsupervised", "supervised")
+TASKS = ("cross-modal", "unimodal")
+BUDGETS = ("paper", "quick")
+MODALITIES = ("image", "text")
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """Metadata every method declares. `name` is what users type on the command line."""
+
+    name: str
+    display_name: str
+    reference: str
+    summary: str
+    supervision: str = "unsupervised"
+    tasks: tuple[str, ...] = ("cross-modal",)
+    spiking: bool = False
+    pair_fused: bool = False
+
+    def problems(self) -> list[str]:
+        """Reasons this metadata is invalid (empty when it is fine)."""
+        out = []
+        if not _NAME_RE.match(self.name):
+            out.append(f"name {self.name!r} must be lowercase letters, digits, '-' or '_'")
+        if self.supervision not in SUPERVISIONS:
+            out.append(f"supervision {self.supervision!r} is not one of {SUPERVISIONS}")
+        bad_tasks = [t for t in self.tasks if t not in TASKS]
+        if bad_tasks or not self.tasks:
+            out.append(f"tasks {self.tasks!r} must be a non-empty subset of {TASKS}")
+        return out
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """What `Method.fit` receives: training features per modality, labels only if supervised."""
+
+    features: Mapping[str, torch.Tensor]
+    labels: torch.Tensor | None
+    protocol: str
+    num_labels: int
+
+    @property
+    def size(self) -> int:
+        return int(next(iter(self.features.values())).shape[0])
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What the harness hands a method at construction."""
+
+    bits: int
+    params: Mapping[str, Any]
+    device: torch.device
+    seed: int
+    feature_dims: Mapping[str, int] = field(default_factory=dict)
+
+
+class Method(ABC):
+    """Base class of every hashing method.
+
+    Subclasses set `info`, `default_params` and optionally `dataset_params` (overrides per
+    dataset protocol: "mirflickr", "nuswide", "mscoco") and `budget_params` (overrides per
+    budget: "paper", "quick"), then implement `fit` and `encode`.
+    """
+
+    info: ClassVar[MethodInfo]
+    default_params: ClassVar[Mapping[str, Any]] = {}
+    dataset_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    budget_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    def __init__(self, context: MethodContext) -> None:
+        self.context = context
+        self.bits = context.bits
+        self.params = dict(context.params)
+        self.device = context.device
+        self.seed = context.seed
+
+    @classmethod
+    def resolve_params(cls, protocol: str, budget: str) -> dict[str, Any]:
+        """Defaults, then the dataset protocol's overrides, then the budget's overrides."""
+        params = dict(cls.default_params)
+        params.update(cls.dataset_params.get(protocol, {}))
+        params.update(cls.budget_params.get(budget, {}))
+        return params
+
+    @classmethod
+    def max_bits(cls, feature_dims: Mapping[str, int]) -> int | None:
+        """The largest code length the method supports for these inputs (None: no limit)."""
+        return None
+
+    @abstractmethod
+    def fit(self, train: TrainData) -> None:
+        """Train on the training split."""
+
+    @abstractmethod
+    def encode(
+        self, modality: str, inputs: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor | np.ndarray:
+        """Codes in {-1, +1}, shape (batch, bits), for one batch of items of `modality`.
+
+        `inputs[modality]` holds the batch's features; a pair-fused method also finds the
+        paired items' other modality in `inputs`.
+        """

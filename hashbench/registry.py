@@ -1,0 +1,127 @@
+"""The registry: every method, dataset and encoder the loaded plugins provide, by name.
+
+Built from a plugin manager by calling each plugin's registration hooks one by one, so an error
+names the plugin that caused it. Lookups of unknown names fail with the valid names and a
+"did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pluggy
+
+from hashbench.data.types import DatasetSpec
+from hashbench.encoders import EncoderSpec
+from hashbench.errors import PluginError, UnknownNameError
+from hashbench.methods import Method
+
+
+@dataclass
+class Registry:
+    """Name -> item for each kind, plus which plugin provided each name."""
+
+    methods: dict[str, type[Method]] = field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    encoders: dict[str, EncoderSpec] = field(default_factory=dict)
+    provided_by: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def from_plugin_manager(cls, pm: pluggy.PluginManager) -> Registry:
+        registry = cls()
+        kinds = (
+            ("method", pm.hook.hashbench_register_methods, registry._add_method),
+            ("dataset", pm.hook.hashbench_register_datasets, registry._add_dataset),
+            ("encoder", pm.hook.hashbench_register_encoders, registry._add_encoder),
+        )
+        for kind, hook, add in kinds:
+            for impl in hook.get_hookimpls():
+                try:
+                    items = impl.function()
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin '{impl.plugin_name}' raised in {hook.name}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                for item in items or ():
+                    add(item, impl.plugin_name)
+                    registry.provided_by[(kind, _name_of(item))] = impl.plugin_name
+        return registry
+
+    def _claim(self, kind: str, name: str, plugin: str, existing: Iterable[str]) -> None:
+        if name in existing:
+            other = self.provided_by.get((kind, name), "?")
+            raise PluginError(
+                f"{kind} name '{name}' is registered twice: by plugin '{other}' and by plugin "
+                f"'{plugin}'. Block one of them (HASHBENCH_BLOCK_PLUGINS) or rename it."
+            )
+
+    def _add_method(self, item: object, plugin: str) -> None:
+        if not (isinstance(item, type) and issubclass(item, Method)):
+            raise PluginError(
+                f"plugin '{plugin}' registered {item!r} as a method; "
+                "hashbench_register_methods must return subclasses of hashbench.Method"
+            )
+        info = getattr(item, "info", None)
+        if info is None:
+            raise PluginError(f"plugin '{plugin}': method class {item.__name__} has no `info`")
+        problems = info.problems()
+        if problems:
+            raise PluginError(f"plugin '{plugin}', method {item.__name__}: " + "; ".join(problems))
+        self._claim("method", info.name, plugin, self.methods)
+        self.methods[info.name] = item
+
+    def _add_dataset(self, item: object, plugin: str) -> None:
+        if not isinstance(item, DatasetSpec):
+            raise PluginError(
+                f"plugin '{plugin}' registered {item!r} as a dataset; "
+                "expected hashbench.DatasetSpec"
+            )
+        self._claim("dataset", item.name, plugin, self.datasets)
+        self.datasets[item.name] = item
+
+    def _add_encoder(self, item: object, plugin: str) -> None:
+        if not isinstance(item, EncoderSpec):
+            raise PluginError(
+                f"plugin '{plugin}' registered {item!r} as an encoder; "
+                "expected hashbench.EncoderSpec"
+            )
+        self._claim("encoder", item.name, plugin, self.encoders)
+        self.encoders[item.name] = item
+
+    # --- lookups ----------------------------------------------------------------------------
+
+    def method(self, name: str) -> type[Method]:
+        return _lookup("method", name, self.methods)
+
+    def dataset(self, name: str) -> DatasetSpec:
+        return _lookup("dataset", name, self.datasets)
+
+    def encoder(self, name: str) -> EncoderSpec:
+        return _lookup("encoder", name, self.encoders)
+
+    def list_methods(self, pattern: str = "*") -> list[str]:
+        return sorted(fnmatch.filter(self.methods, pattern))
+
+    def list_datasets(self, pattern: str = "*") -> list[str]:
+        return sorted(fnmatch.filter(self.datasets, pattern))
+
+    def list_encoders(self, pattern: str = "*") -> list[str]:
+        return sorted(fnmatch.filter(self.encoders, pattern))
+
+
+def _name_of(item: object) -> str:
+    info = getattr(item, "info", None)
+    return info.name if info is not None else getattr(item, "name", repr(item))
+
+
+def _lookup(kind: str, name: str, table: dict):
+    if name in table:
+        return table[name]
+    close = difflib.get_close_matches(name, list(table), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    valid = ", ".join(sorted(table)) or "(none registered)"
+    raise UnknownNameError(f"unknown {kind} '{name}'.{hint} Valid {kind}s: {valid}")

@@ -1,0 +1,1 @@
+"""Running benchmarks: grid expansion, run ids, and the execution of one run."""

@@ -1,0 +1,199 @@
+"""Execute one run: seed, train, encode in batches, validate, evaluate, package the record.
+
+The harness, not the plugin, owns seeding, device placement, batching and validation. A
+method never receives query or retrieval labels, and the query split is never shown to `fit`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from hashbench import metrics, provenance
+from hashbench.codes import pack_codes, validate_codes
+from hashbench.data.types import CrossModalDataset, Split
+from hashbench.errors import HashbenchError, InputError, PluginError
+from hashbench.methods import Method, MethodContext, TrainData
+from hashbench.runner.spec import RunSpec
+from hashbench.seeding import seed_everything
+from hashbench.store import RunRecord
+
+# Cross-modal tasks: (name, query modality, database modality).
+CROSS_MODAL_TASKS = (("i2t", "image", "text"), ("t2i", "text", "image"))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How runs execute (not part of a run's identity)."""
+
+    device: torch.device = torch.device("cpu")
+    encode_batch_size: int = 4096
+    top_k: int = 50
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run spec with everything resolved: the method class, parameters and id."""
+
+    spec: RunSpec
+    dataset_label: str
+    method_cls: type[Method]
+    params: Mapping[str, Any]
+    run_id: str
+
+
+Phase = Callable[[str], None]
+
+
+def _guard(plugin: str, stage: str, fn: Callable[[], Any]) -> Any:
+    """Call plugin code, turning any exception into a PluginError that names the plugin."""
+    try:
+        return fn()
+    except HashbenchError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"method '{plugin}' raised during {stage}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _to_device(arrays: Mapping[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    return {m: torch.from_numpy(np.ascontiguousarray(a)).to(device) for m, a in arrays.items()}
+
+
+def encode_split(
+    method: Method,
+    split: Split,
+    modality: str,
+    *,
+    pair_fused: bool,
+    options: RunOptions,
+    where: str,
+) -> np.ndarray:
+    """Codes of every item of `split` in `modality`, encoded in batches, validated."""
+    name = method.info.name
+    n = len(split)
+    modalities = tuple(split.features) if pair_fused else (modality,)
+    out = []
+    for start in range(0, n, options.encode_batch_size):
+        stop = min(start + options.encode_batch_size, n)
+        batch = _to_device({m: split.features[m][start:stop] for m in modalities}, options.device)
+        with torch.no_grad():
+            codes = _guard(name, f"encode ({where})", lambda b=batch: method.encode(modality, b))
+        out.append(
+            validate_codes(
+                codes,
+                stop - start,
+                method.bits,
+                plugin=name,
+                where=f"{where} items {start}-{stop - 1}",
+            )
+        )
+    return np.concatenate(out) if out else np.zeros((0, method.bits), np.int8)
+
+
+def execute_run(
+    plan: PlannedRun,
+    dataset: CrossModalDataset,
+    options: RunOptions,
+    on_phase: Phase = lambda phase: None,
+) -> tuple[RunRecord, dict[str, np.ndarray]]:
+    """Train and evaluate one planned run; return its record and the arrays to store."""
+    spec, method_cls = plan.spec, plan.method_cls
+    info = method_cls.info
+    if "cross-modal" not in info.tasks:
+        raise InputError(f"method '{info.name}' does not support cross-modal retrieval")
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    seed_everything(spec.seed)
+    context = MethodContext(
+        bits=spec.bits,
+        params=dict(plan.params),
+        device=options.device,
+        seed=spec.seed,
+        feature_dims=dataset.feature_dims,
+    )
+    method = _guard(info.name, "construction", lambda: method_cls(context))
+
+    on_phase("train")
+    train = TrainData(
+        features=_to_device(dataset.train.features, options.device),
+        labels=(
+            torch.from_numpy(dataset.train.labels).to(options.device)
+            if info.supervision == "supervised"
+            else None
+        ),
+        protocol=dataset.protocol,
+        num_labels=dataset.num_labels,
+    )
+    t0 = time.perf_counter()
+    _guard(info.name, "fit", partial(method.fit, train))
+    timings["train_s"] = time.perf_counter() - t0
+    del train  # frees device memory before encoding
+
+    on_phase("encode")
+    t0 = time.perf_counter()
+    codes = {}
+    for split_name in ("query", "retrieval"):
+        split = getattr(dataset, split_name)
+        for modality in dataset.modalities:
+            codes[f"{split_name}.{modality}"] = encode_split(
+                method,
+                split,
+                modality,
+                pair_fused=info.pair_fused,
+                options=options,
+                where=f"{split_name} {modality}",
+            )
+    timings["encode_s"] = time.perf_counter() - t0
+
+    on_phase("evaluate")
+    t0 = time.perf_counter()
+    results = {}
+    for task, q_mod, db_mod in CROSS_MODAL_TASKS:
+        results[task] = metrics.evaluate(
+            codes[f"query.{q_mod}"],
+            codes[f"retrieval.{db_mod}"],
+            dataset.query.labels,
+            dataset.retrieval.labels,
+            k=options.top_k,
+        )
+    timings["evaluate_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+
+    dist = _plugin_distribution(method_cls)
+    record = RunRecord(
+        run_id=plan.run_id,
+        method=info.name,
+        dataset=plan.dataset_label,
+        dataset_fingerprint=dataset.fingerprint,
+        bits=spec.bits,
+        seed=spec.seed,
+        budget=spec.budget,
+        params=dict(plan.params),
+        pair_fused=info.pair_fused,
+        metrics=results,
+        timings=timings,
+        provenance=provenance.collect((dist,) if dist else (), options.device),
+    )
+    arrays = {f"codes.{key}": pack_codes(value) for key, value in codes.items()}
+    arrays["labels.query"] = np.packbits(dataset.query.labels.astype(bool), axis=1)
+    arrays["labels.retrieval"] = np.packbits(dataset.retrieval.labels.astype(bool), axis=1)
+    arrays["shape"] = np.array([spec.bits, dataset.num_labels])
+    return record, arrays
+
+
+def _plugin_distribution(method_cls: type[Method]) -> str | None:
+    """The installed distribution that ships the method's module, if any."""
+    top = method_cls.__module__.split(".")[0]
+    for dist in importlib.metadata.packages_distributions().get(top, []):
+        return dist
+    return None

@@ -1,0 +1,123 @@
+"""What one run is: its specification, resolved hyperparameters and content-addressed id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hashbench.codes import MAX_BITS
+from hashbench.errors import InputError
+from hashbench.methods import BUDGETS, Method
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a grid: a method on a dataset at a code length, seed and budget."""
+
+    method: str
+    dataset: str
+    bits: int
+    seed: int
+    budget: str = "paper"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_bits(values: Iterable[str | int]) -> list[int]:
+    """Validate code lengths: whole numbers from 1 to MAX_BITS."""
+    out = []
+    for raw in values:
+        text = str(raw).strip()
+        try:
+            bits = int(text)
+        except ValueError:
+            raise InputError(
+                f"--bits: '{text}' is not a whole number (e.g. --bits 16,32,64)"
+            ) from None
+        if not 1 <= bits <= MAX_BITS:
+            raise InputError(
+                f"--bits: {bits} is out of range; code lengths go from 1 to {MAX_BITS}"
+            )
+        out.append(bits)
+    return sorted(set(out))
+
+
+def parse_seeds(values: Iterable[str | int]) -> list[int]:
+    out = []
+    for raw in values:
+        text = str(raw).strip()
+        try:
+            seed = int(text)
+        except ValueError:
+            raise InputError(
+                f"--seeds: '{text}' is not a whole number (e.g. --seeds 0,1,2)"
+            ) from None
+        if seed < 0:
+            raise InputError(f"--seeds: {seed} is negative; seeds are 0 or more")
+        out.append(seed)
+    return sorted(set(out))
+
+
+def parse_budget(budget: str) -> str:
+    if budget not in BUDGETS:
+        raise InputError(f"--budget: '{budget}' is not one of {', '.join(BUDGETS)}")
+    return budget
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # a bare word is a string
+
+
+def parse_param_overrides(
+    items: Iterable[str], methods: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """`method.key=value` strings -> {method: {key: value}}; values parsed as JSON if possible."""
+    known = set(methods)
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        method, dot, key = target.partition(".")
+        if not sep or not dot or not method or not key:
+            raise InputError(f"--param '{item}': expected METHOD.NAME=VALUE, e.g. ucmfh.epochs=20")
+        if method not in known:
+            listed = ", ".join(sorted(known))
+            raise InputError(
+                f"--param '{item}': method '{method}' is not among --methods ({listed})"
+            )
+        out.setdefault(method, {})[key] = _parse_value(value)
+    return out
+
+
+def resolve_params(
+    method_cls: type[Method], protocol: str, budget: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The method's defaults for this protocol and budget, with the user's overrides applied."""
+    params = method_cls.resolve_params(protocol, budget)
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        valid = ", ".join(sorted(params)) or "(this method has no hyperparameters)"
+        raise InputError(
+            f"--param: {method_cls.info.name} has no hyperparameter {', '.join(unknown)}; "
+            f"valid: {valid}"
+        )
+    params.update(overrides)
+    return params
+
+
+def run_id(spec: RunSpec, params: Mapping[str, Any], dataset_fingerprint: str) -> str:
+    """Content address of a run: same inputs, same id, on any machine."""
+    payload = {
+        "method": spec.method,
+        "params": params,
+        "dataset_fingerprint": dataset_fingerprint,
+        "bits": spec.bits,
+        "seed": spec.seed,
+        "budget": spec.budget,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

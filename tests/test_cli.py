@@ -1,0 +1,186 @@
+"""End-to-end tests through the CLI: runs, resume, tables, listings and every bad input."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import hashbench
+import hashbench.cli
+from hashbench.plugins import create_plugin_manager
+from hashbench.store import ResultStore, default_store_path
+
+SMALL = ("--dataset", "synth-mirflickr", "--scale", "0.05", "--budget", "quick")
+
+
+def test_run_then_table_then_resume(cli):
+    first = cli("run", "--methods", "lsh,cca-itq", *SMALL, "--bits", "16,32")
+    assert first.exit_code == 0, first.output
+    assert "4 run(s) executed, 0 skipped" in first.output
+    with ResultStore(default_store_path()) as store:
+        records = store.records()
+    assert {(r.method, r.bits) for r in records} == {
+        ("lsh", 16),
+        ("lsh", 32),
+        ("cca-itq", 16),
+        ("cca-itq", 32),
+    }
+    assert all(r.dataset == "synth-mirflickr@0.05" for r in records)
+    assert all(set(r.metrics) == {"i2t", "t2i"} for r in records)
+    provenance = records[0].provenance
+    assert provenance["versions"]["hashbench"] == hashbench.__version__
+    assert {"commit", "dirty"} <= set(provenance["git"])
+
+    again = cli("run", "--methods", "lsh,cca-itq", *SMALL, "--bits", "16,32")
+    assert "0 run(s) executed, 4 skipped" in again.output
+
+    forced = cli("run", "--methods", "lsh", *SMALL, "--bits", "16", "--rerun")
+    assert "1 run(s) executed" in forced.output
+
+    table = cli("table")
+    assert table.exit_code == 0
+    assert "cca-itq" in table.output and "lsh" in table.output
+    latex = cli("table", "--latex")
+    assert latex.output.startswith(r"\begin{tabular}") and r"\bottomrule" in latex.output
+    value = f"{records[0].metrics['i2t']['map@50']:.4f}"
+    assert value in latex.output
+    markdown = cli("table", "--markdown", "--methods", "lsh")
+    assert "| Image -> Text | lsh |" in markdown.output and "cca-itq" not in markdown.output
+
+
+def test_same_seed_same_codes_other_seed_other_id(cli, tmp_path):
+    cli("run", "--methods", "lsh", *SMALL, "--bits", "16", "--seeds", "0,1")
+    with ResultStore(default_store_path()) as store:
+        by_seed = {r.seed: r for r in store.records()}
+        codes0 = store.load_arrays(by_seed[0])
+    assert by_seed[0].run_id != by_seed[1].run_id
+    other = tmp_path / "other.sqlite"
+    cli("run", "--methods", "lsh", *SMALL, "--bits", "16", "--store", str(other))
+    with ResultStore(other) as store:
+        (record,) = store.records()
+        assert record.run_id == by_seed[0].run_id
+        for key, value in store.load_arrays(record).items():
+            assert np.array_equal(value, codes0[key])
+
+
+def test_param_overrides_are_recorded_and_change_the_id(cli):
+    cli("run", "--methods", "cca-itq", *SMALL, "--bits", "16")
+    cli("run", "--methods", "cca-itq", *SMALL, "--bits", "16", "--param", "cca-itq.ridge=0.5")
+    with ResultStore(default_store_path()) as store:
+        ridges = sorted(r.params["ridge"] for r in store.records())
+    assert ridges == [0.1, 0.5]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--methods", "lsj"), "unknown method 'lsj'. Did you mean 'lsh'?"),
+        (("--methods", "lsh", "--dataset", "synth-mscooc"), "Did you mean 'synth-mscoco'?"),
+        (("--methods", "lsh", "--bits", "0"), "--bits: 0 is out of range"),
+        (("--methods", "lsh", "--bits", "-8"), "--bits: -8 is out of range"),
+        (("--methods", "lsh", "--bits", "16.5"), "'16.5' is not a whole number"),
+        (("--methods", "lsh", "--bits", "2048"), "from 1 to 1024"),
+        (("--methods", "cca-itq", "--bits", "1024"), "at most 512 bits"),
+        (("--methods", "lsh", "--seeds", "x"), "--seeds"),
+        (("--methods", "lsh", "--param", "lsh"), "expected METHOD.NAME=VALUE"),
+        (("--methods", "lsh", "--param", "ucmfh.epochs=3"), "not among --methods"),
+        (("--methods", "cca-itq", "--param", "cca-itq.nope=3"), "has no hyperparameter nope"),
+        (
+            ("--methods", "lsh", "--dataset", "synth-nuswide", "--scale", "2"),
+            "--scale must be in (0, 1]",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line(cli, args, message):
+    if "--dataset" not in args:
+        args = (*args, "--dataset", "synth-mirflickr", "--scale", "0.05")
+    result = cli("run", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not default_store_path().exists() or ResultStore(default_store_path()).records() == []
+
+
+def test_unwritable_and_corrupt_store(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli("run", "--methods", "lsh", *SMALL, "--store", str(blocker / "s.sqlite"))
+    assert result.exit_code != 0 and "cannot be created" in result.output
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"garbage" * 1000)
+    result = cli("table", "--store", str(corrupt))
+    assert result.exit_code != 0 and "cannot be used" in result.output
+
+
+def _with_plugin(monkeypatch, module):
+    def patched(block=()):
+        pm = create_plugin_manager(block)
+        pm.register(module, name=module.__name__)
+        return pm
+
+    monkeypatch.setattr(hashbench.cli, "create_plugin_manager", patched)
+
+
+def _broken_method(name: str, encode):
+    class Broken(hashbench.Method):
+        info = hashbench.MethodInfo(
+            name=name, display_name=name, reference="test", summary="broken on purpose"
+        )
+
+        def fit(self, train):
+            pass
+
+        def encode(self, modality, inputs):
+            return encode(inputs[modality], self.bits)
+
+    module = types.ModuleType(f"plugin_{name.replace('-', '_')}")
+    module.hashbench_register_methods = hashbench.hookimpl(lambda: [Broken])
+    return module
+
+
+@pytest.mark.parametrize(
+    "name, encode, message",
+    [
+        ("zeros", lambda x, b: np.zeros((len(x), b)), "method 'zeros' returned codes outside"),
+        ("nans", lambda x, b: np.full((len(x), b), np.nan), "method 'nans' returned NaN"),
+        ("shape", lambda x, b: np.ones((len(x), b + 1)), "method 'shape' returned codes of shape"),
+        ("raises", lambda x, b: 1 / 0, "method 'raises' raised during encode"),
+    ],
+)
+def test_broken_plugins_fail_cleanly_and_store_nothing(cli, monkeypatch, name, encode, message):
+    _with_plugin(monkeypatch, _broken_method(name, encode))
+    result = cli("run", "--methods", f"lsh,{name}", *SMALL, "--bits", "16")
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    with ResultStore(default_store_path()) as store:
+        assert [r.method for r in store.records()] == ["lsh"], "only the finished run is stored"
+
+
+def test_debug_shows_the_traceback(cli, monkeypatch):
+    _with_plugin(monkeypatch, _broken_method("raises", lambda x, b: 1 / 0))
+    with pytest.raises(hashbench.errors.PluginError):
+        cli("--debug", "run", "--methods", "raises", *SMALL, "--bits", "16")
+
+
+def test_listings(cli):
+    methods = cli("list", "methods")
+    assert "lsh" in methods.output and "cca-itq" in methods.output
+    datasets = cli("list", "datasets")
+    assert all(n in datasets.output for n in ("synth-mirflickr", "synth-nuswide", "synth-mscoco"))
+    assert "precomputed" in cli("list", "encoders").output
+    plugins = cli("plugins")
+    assert "baselines" in plugins.output and "hashbench_register_methods" in plugins.output
+    assert cli("--block-plugin", "baselines", "list", "methods").output.strip() == ""
+
+
+@pytest.mark.parametrize("command", ["run", "table", "list", "plugins"])
+def test_help_has_an_example(cli, command):
+    result = cli(command, "--help")
+    assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_table_without_store_or_runs(cli, tmp_path):
+    result = cli("table", "--store", str(tmp_path / "none.sqlite"))
+    assert result.exit_code != 0 and "no results store" in result.output

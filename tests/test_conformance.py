@@ -1,0 +1,69 @@
+"""Conformance of every registered method to the method contract (see hashbench.testing)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import hashbench
+from hashbench.plugins import create_plugin_manager
+from hashbench.registry import Registry
+from hashbench.testing import check_method_conformance, run_tiny
+
+REGISTRY = Registry.from_plugin_manager(create_plugin_manager())
+
+
+@pytest.mark.parametrize("name", REGISTRY.list_methods())
+def test_method_conforms(name):
+    check_method_conformance(REGISTRY.method(name))
+
+
+class _Spy(hashbench.Method):
+    """Records what the harness shows it."""
+
+    info = hashbench.MethodInfo(name="spy", display_name="Spy", reference="test", summary="spy")
+    seen: list = []
+
+    def fit(self, train):
+        type(self).seen.append(("fit", train.labels, train.size))
+
+    def encode(self, modality, inputs):
+        type(self).seen.append(("encode", modality, tuple(inputs)))
+        return torch.ones(len(inputs[modality]), self.bits)
+
+
+def test_unsupervised_methods_never_see_labels_and_encode_per_modality():
+    _Spy.seen = []
+    run_tiny(_Spy)
+    fit_calls = [s for s in _Spy.seen if s[0] == "fit"]
+    assert fit_calls == [("fit", None, 250)], "training split only, no labels"
+    encodes = {s for s in _Spy.seen if s[0] == "encode"}
+    assert encodes == {("encode", "image", ("image",)), ("encode", "text", ("text",))}
+
+
+def test_pair_fused_methods_get_both_modalities_and_are_flagged():
+    class Fused(_Spy):
+        info = hashbench.MethodInfo(
+            name="fused", display_name="F", reference="t", summary="f", pair_fused=True
+        )
+
+    Fused.seen = []
+    record, _ = run_tiny(Fused)
+    encodes = {s for s in Fused.seen if s[0] == "encode"}
+    assert encodes == {
+        ("encode", "image", ("image", "text")),
+        ("encode", "text", ("image", "text")),
+    }
+    assert record.pair_fused is True
+
+
+def test_supervised_methods_get_training_labels_only():
+    class Supervised(_Spy):
+        info = hashbench.MethodInfo(
+            name="sup", display_name="S", reference="t", summary="s", supervision="supervised"
+        )
+
+    Supervised.seen = []
+    run_tiny(Supervised)
+    (fit_call,) = [s for s in Supervised.seen if s[0] == "fit"]
+    assert fit_call[1] is not None and fit_call[1].shape[0] == 250
