@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,13 @@ from hashbench.registry import Registry
 from hashbench.report.table import build_table, to_latex, to_markdown, to_rich
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.grid import GridObserver, GridSpec, run_grid
+from hashbench.runner.recompute import recompute
 from hashbench.runner.spec import parse_bits, parse_budget, parse_param_overrides, parse_seeds
 from hashbench.seeding import resolve_device
 from hashbench.store import ResultStore, RunRecord, default_store_path
 
-stdout = Console()
+# Off a terminal (pipes, CI, tests) rich would cut tables at 80 columns; print them whole.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
 
@@ -269,6 +272,115 @@ def table(
         click.echo(to_markdown(comparison))
     else:
         stdout.print(to_rich(comparison))
+
+
+@main.command(name="eval")
+@click.option(
+    "--run",
+    "run_ids",
+    multiple=True,
+    required=True,
+    metavar="ID",
+    help="Stored run id or a unique prefix (repeatable).",
+)
+@click.option(
+    "--metric",
+    default="map@50",
+    show_default=True,
+    help="Metric name, e.g. map@100, map@all, ndcg@50, p@100, precision@radius2, pr.",
+)
+@click.option(
+    "--convention",
+    default="djsrh",
+    show_default=True,
+    type=click.Choice(["djsrh", "dcmh", "recall"]),
+    help="mAP@K convention.",
+)
+@click.option(
+    "--ties",
+    default="index",
+    show_default=True,
+    type=click.Choice(["index", "relevant_first", "relevant_last"]),
+    help="Order of items at equal Hamming distance.",
+)
+@click.option(
+    "--zero-relevant",
+    default="zero",
+    show_default=True,
+    type=click.Choice(["zero", "skip"]),
+    help="Queries with no relevant item: count as 0, or leave out of the mean.",
+)
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Results database.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def eval_(
+    run_ids: tuple[str, ...],
+    metric: str,
+    convention: str,
+    ties: str,
+    zero_relevant: str,
+    store: Path | None,
+    as_json: bool,
+) -> None:
+    """Recompute a metric of stored runs from their stored codes.
+
+    \b
+    Example:
+      hashbench eval --run 3f2a9c --metric map@100 --convention dcmh
+    """
+    with _store(store) as results:
+        rows = []
+        for run_id in run_ids:
+            record = results.get(run_id)
+            values = recompute(
+                results,
+                record,
+                metric,
+                convention=convention,
+                ties=ties,
+                zero_relevant=zero_relevant,
+            )
+            rows.append((record, values))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "run_id": r.run_id,
+                        "method": r.method,
+                        "dataset": r.dataset,
+                        "bits": r.bits,
+                        "seed": r.seed,
+                        "metric": metric,
+                        "convention": convention,
+                        "ties": ties,
+                        "zero_relevant": zero_relevant,
+                        "values": v,
+                    }
+                    for r, v in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    from rich.table import Table
+
+    out = Table(
+        "run",
+        "method",
+        "dataset",
+        "bits",
+        "seed",
+        *(t for t in rows[0][1]),
+        title=f"{metric} (convention {convention}, ties {ties}, zero-relevant {zero_relevant})",
+    )
+    for record, values in rows:
+        cells = [
+            f"{v:.4f}" if isinstance(v, float) else "(curve: use --json)" for v in values.values()
+        ]
+        out.add_row(
+            record.run_id, record.method, record.dataset, str(record.bits), str(record.seed), *cells
+        )
+    stdout.print(out)
 
 
 @main.command(name="list")

@@ -52,9 +52,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def collect(extra_distributions: tuple[str, ...] = (), device: torch.device | None = None) -> dict:
+def collect(device: torch.device | None = None) -> dict:
     """Everything needed to tell later where and with what a result was produced."""
-    versions = {name: _version(name) for name in (*_PACKAGES, *extra_distributions)}
+    versions = {name: _version(name) for name in _PACKAGES}
     info: dict[str, object] = {
         "versions": versions,
         "git": _git_state(Path(__file__).resolve().parent),

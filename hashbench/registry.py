@@ -28,10 +28,13 @@ class Registry:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     encoders: dict[str, EncoderSpec] = field(default_factory=dict)
     provided_by: dict[tuple[str, str], str] = field(default_factory=dict)
+    plugin_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_plugin_manager(cls, pm: pluggy.PluginManager) -> Registry:
         registry = cls()
+        for plugin, dist in pm.list_plugin_distinfo():
+            registry.plugin_versions[pm.get_name(plugin)] = (dist.metadata["name"], dist.version)
         kinds = (
             ("method", pm.hook.hashbench_register_methods, registry._add_method),
             ("dataset", pm.hook.hashbench_register_datasets, registry._add_dataset),
@@ -102,6 +105,12 @@ class Registry:
 
     def encoder(self, name: str) -> EncoderSpec:
         return _lookup("encoder", name, self.encoders)
+
+    def origin(self, kind: str, name: str) -> dict[str, str | None]:
+        """The plugin that registered `name`, and its distribution and version."""
+        plugin = self.provided_by.get((kind, name))
+        dist, version = self.plugin_versions.get(plugin or "", (None, None))
+        return {"plugin": plugin, "distribution": dist, "version": version}
 
     def list_methods(self, pattern: str = "*") -> list[str]:
         return sorted(fnmatch.filter(self.methods, pattern))

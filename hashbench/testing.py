@@ -65,7 +65,7 @@ def run_tiny(
 ):
     """Run `method_cls` through the harness on the tiny dataset; return (record, arrays)."""
     dataset = dataset or tiny_dataset()
-    options = RunOptions(device=torch.device("cpu"), encode_batch_size=128)
+    options = RunOptions(device=torch.device("cpu"), encode_batch_size=512)
     return execute_run(_plan(method_cls, dataset, bits, seed, overrides), dataset, options)
 
 

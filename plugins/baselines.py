@@ -25,7 +25,13 @@ from hashbench import Method, MethodInfo, TrainData
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
+    """float64 for fitting: the linear algebra needs the precision."""
     return t.detach().to("cpu", torch.float64).numpy()
+
+
+def _project(x: torch.Tensor, mean: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(x - mean) @ matrix in float32: encoding needs only the signs."""
+    return (x.detach().cpu().numpy() - mean) @ matrix
 
 
 def _sign(x: np.ndarray) -> np.ndarray:
@@ -43,7 +49,7 @@ class LSH(Method):
 
     def fit(self, train: TrainData) -> None:
         rng = np.random.default_rng(self.seed)
-        self.means = {m: _numpy(x).mean(0) for m, x in train.features.items()}
+        self.means = {m: _numpy(x).mean(0).astype(np.float32) for m, x in train.features.items()}
         dims = {m: x.shape[1] for m, x in train.features.items()}
         shared = len(set(dims.values())) == 1
         planes = {}
@@ -51,12 +57,11 @@ class LSH(Method):
             if shared and planes:
                 planes[modality] = next(iter(planes.values()))
             else:
-                planes[modality] = rng.standard_normal((dim, self.bits))
+                planes[modality] = rng.standard_normal((dim, self.bits)).astype(np.float32)
         self.planes = planes
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
-        x = _numpy(inputs[modality]) - self.means[modality]
-        return _sign(x @ self.planes[modality])
+        return _sign(_project(inputs[modality], self.means[modality], self.planes[modality]))
 
 
 def _inv_sqrt(cov: np.ndarray) -> np.ndarray:
@@ -94,7 +99,12 @@ class CCAITQ(Method):
         u, corr, vt = np.linalg.svd(wx @ (x.T @ y / n) @ wy)
         scale = corr[: self.bits] ** float(self.params["eigen_power"])
         self.proj = {m1: wx @ u[:, : self.bits] * scale, m2: wy @ vt.T[:, : self.bits] * scale}
-        self.rotation = self._itq(np.vstack([x @ self.proj[m1], y @ self.proj[m2]]))
+        rotation = self._itq(np.vstack([x @ self.proj[m1], y @ self.proj[m2]]))
+        # Encoding applies mean, projection and rotation in one float32 product.
+        self.encoders = {
+            m: (self.means[m].astype(np.float32), (self.proj[m] @ rotation).astype(np.float32))
+            for m in (m1, m2)
+        }
 
     def _itq(self, v: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng(self.seed)
@@ -106,8 +116,8 @@ class CCAITQ(Method):
         return rotation
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
-        x = _numpy(inputs[modality]) - self.means[modality]
-        return _sign(x @ self.proj[modality] @ self.rotation)
+        mean, matrix = self.encoders[modality]
+        return _sign(_project(inputs[modality], mean, matrix))
 
 
 @hashbench.hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 
 import numpy as np
@@ -184,3 +185,25 @@ def test_help_has_an_example(cli, command):
 def test_table_without_store_or_runs(cli, tmp_path):
     result = cli("table", "--store", str(tmp_path / "none.sqlite"))
     assert result.exit_code != 0 and "no results store" in result.output
+
+
+def test_eval_recomputes_from_stored_codes(cli):
+    cli("run", "--methods", "cca-itq", *SMALL, "--bits", "16")
+    with ResultStore(default_store_path()) as store:
+        (record,) = store.records()
+    result = cli("eval", "--run", record.run_id[:8], "--metric", "map@50", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    for task in ("i2t", "t2i"):
+        assert row["values"][task] == pytest.approx(record.metrics[task]["map@50"], abs=1e-12)
+    dcmh = json.loads(
+        cli("eval", "--run", record.run_id, "--metric", "map@100", "--convention", "dcmh",
+            "--json").output
+    )[0]
+    assert dcmh["convention"] == "dcmh" and 0 <= dcmh["values"]["i2t"] <= 1
+    shown = cli("eval", "--run", record.run_id, "--metric", "ndcg@50")
+    assert shown.exit_code == 0 and record.run_id in shown.output
+    bad = cli("eval", "--run", record.run_id, "--metric", "map@-3")
+    assert bad.exit_code != 0 and "valid forms" in bad.output
+    missing = cli("eval", "--run", "ffffffff")
+    assert missing.exit_code != 0 and "no run" in missing.output

@@ -6,10 +6,9 @@ method never receives query or retrieval labels, and the query split is never sh
 
 from __future__ import annotations
 
-import importlib.metadata
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -47,6 +46,7 @@ class PlannedRun:
     method_cls: type[Method]
     params: Mapping[str, Any]
     run_id: str
+    origin: Mapping[str, str | None] = field(default_factory=dict)
 
 
 Phase = Callable[[str], None]
@@ -169,7 +169,6 @@ def execute_run(
     timings["evaluate_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
-    dist = _plugin_distribution(method_cls)
     record = RunRecord(
         run_id=plan.run_id,
         method=info.name,
@@ -182,18 +181,10 @@ def execute_run(
         pair_fused=info.pair_fused,
         metrics=results,
         timings=timings,
-        provenance=provenance.collect((dist,) if dist else (), options.device),
+        provenance={**provenance.collect(options.device), "method_plugin": dict(plan.origin)},
     )
     arrays = {f"codes.{key}": pack_codes(value) for key, value in codes.items()}
     arrays["labels.query"] = np.packbits(dataset.query.labels.astype(bool), axis=1)
     arrays["labels.retrieval"] = np.packbits(dataset.retrieval.labels.astype(bool), axis=1)
     arrays["shape"] = np.array([spec.bits, dataset.num_labels])
     return record, arrays
-
-
-def _plugin_distribution(method_cls: type[Method]) -> str | None:
-    """The installed distribution that ships the method's module, if any."""
-    top = method_cls.__module__.split(".")[0]
-    for dist in importlib.metadata.packages_distributions().get(top, []):
-        return dist
-    return None

@@ -87,6 +87,7 @@ def plan_grid(
                 method_cls=method_cls,
                 params=params,
                 run_id=run_id(spec, params, dataset.fingerprint),
+                origin=registry.origin("method", spec.method),
             )
         )
     return plans
