@@ -120,6 +120,15 @@ class Method(ABC):
     def fit(self, train: TrainData) -> None:
         """Train on the training split."""
 
+    def inference_model(self) -> torch.nn.Module | None:
+        """The trained model that encodes queries, for the efficiency profiler (optional).
+
+        Its `forward(image, text)` runs one batch of image-text pairs through the whole inference
+        model (both modalities' paths) and may return anything. Return None if the method has no
+        torch model; then only time and memory are profiled.
+        """
+        return None
+
     @abstractmethod
     def encode(
         self, modality: str, inputs: Mapping[str, torch.Tensor]

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status              TEXT NOT NULL,
     metrics             TEXT NOT NULL,
     timings             TEXT NOT NULL,
+    profile             TEXT NOT NULL DEFAULT '{}',
     provenance          TEXT NOT NULL,
     codes_path          TEXT NOT NULL,
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -73,13 +74,13 @@ class RunRecord:
     metrics: dict[str, Any]
     timings: dict[str, float]
     provenance: dict[str, Any]
+    profile: dict[str, Any] = field(default_factory=dict)
     status: str = "done"
     codes_path: str = ""
     created_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-_JSON_FIELDS = ("params", "metrics", "timings", "provenance")
+_JSON_FIELDS = ("params", "metrics", "timings", "provenance", "profile")
 _COLUMNS = (
     "run_id",
     "method",
@@ -93,6 +94,7 @@ _COLUMNS = (
     "status",
     "metrics",
     "timings",
+    "profile",
     "provenance",
     "codes_path",
     "created_at",

@@ -34,6 +34,26 @@ def _project(x: torch.Tensor, mean: np.ndarray, matrix: np.ndarray) -> np.ndarra
     return (x.detach().cpu().numpy() - mean) @ matrix
 
 
+class LinearHashModel(torch.nn.Module):
+    """The inference model of a linear hashing method: one affine map per modality.
+
+    Used by the profiler; encoding itself uses the same matrices through numpy.
+    """
+
+    def __init__(self, encoders: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        super().__init__()
+        self.maps = torch.nn.ModuleDict()
+        for modality, (mean, matrix) in encoders.items():
+            layer = torch.nn.Linear(matrix.shape[0], matrix.shape[1])
+            with torch.no_grad():
+                layer.weight.copy_(torch.from_numpy(matrix.T.copy()))
+                layer.bias.copy_(torch.from_numpy(-(mean @ matrix)))
+            self.maps[modality] = layer
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.maps["image"](image), self.maps["text"](text)
+
+
 def _sign(x: np.ndarray) -> np.ndarray:
     """sign with 0 mapped to +1, so every bit is valid."""
     return np.where(x >= 0, 1, -1).astype(np.int8)
@@ -62,6 +82,9 @@ class LSH(Method):
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
         return _sign(_project(inputs[modality], self.means[modality], self.planes[modality]))
+
+    def inference_model(self) -> torch.nn.Module:
+        return LinearHashModel({m: (self.means[m], self.planes[m]) for m in self.means})
 
 
 def _inv_sqrt(cov: np.ndarray) -> np.ndarray:
@@ -118,6 +141,9 @@ class CCAITQ(Method):
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
         mean, matrix = self.encoders[modality]
         return _sign(_project(inputs[modality], mean, matrix))
+
+    def inference_model(self) -> torch.nn.Module:
+        return LinearHashModel(self.encoders)
 
 
 @hashbench.hookimpl
