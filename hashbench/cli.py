@@ -10,14 +10,19 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from tabulate import tabulate
 
 from hashbench import __version__
+from hashbench.data.types import DatasetOptions
 from hashbench.errors import HashbenchError, InputError
 from hashbench.plugins import create_plugin_manager, describe_plugins
+from hashbench.profile import EnergyModel
 from hashbench.registry import Registry
+from hashbench.report.efficiency import EFFICIENCY_COLUMNS, build_efficiency_rows, model_counts
 from hashbench.report.table import build_table, to_latex, to_markdown, to_rich
 from hashbench.runner.execute import PlannedRun, RunOptions
-from hashbench.runner.grid import GridObserver, GridSpec, run_grid
+from hashbench.runner.grid import GridObserver, GridSpec, dataset_label, run_grid
+from hashbench.runner.profiling import fresh_profile, stored_profile
 from hashbench.runner.recompute import recompute
 from hashbench.runner.spec import parse_bits, parse_budget, parse_param_overrides, parse_seeds
 from hashbench.seeding import resolve_device
@@ -238,6 +243,13 @@ def run(
 @click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
 @click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+@click.option(
+    "--efficiency",
+    is_flag=True,
+    help="Show params, MACs, SOPs, energy, train time and encode throughput instead.",
+)
+@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
+@click.option("--e-ac", default=0.9, show_default=True, type=float, help="pJ per SOP.")
 def table(
     store: Path | None,
     metric: str,
@@ -245,12 +257,16 @@ def table(
     methods: str | None,
     bits: str | None,
     fmt: str | None,
+    efficiency: bool,
+    e_mac: float,
+    e_ac: float,
 ) -> None:
     """Print stored results: rows task x method, columns dataset x bits (mean over seeds).
 
     \b
     Example:
       hashbench table --latex > table.tex
+      hashbench table --efficiency
     """
     path = store or default_store_path()
     if not Path(path).exists():
@@ -265,6 +281,23 @@ def table(
         )
     if not records:
         raise InputError(f"no finished runs match in {path}")
+    if efficiency:
+        energy = _energy_model(e_mac, e_ac)
+        cells = [row.cells() for row in build_efficiency_rows(records, energy)]
+        if fmt == "markdown":
+            click.echo(tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="github"))
+        elif fmt == "latex":
+            click.echo(tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="latex_booktabs"))
+        else:
+            from rich.table import Table
+
+            out = Table(*EFFICIENCY_COLUMNS, title="Efficiency", caption=energy.formula())
+            for row in cells:
+                out.add_row(*row)
+            stdout.print(out)
+            return
+        click.echo(f"% {energy.formula()}" if fmt == "latex" else f"\n{energy.formula()}")
+        return
     comparison = build_table(records, metric)
     if fmt == "latex":
         click.echo(to_latex(comparison), nl=False)
@@ -381,6 +414,171 @@ def eval_(
             record.run_id, record.method, record.dataset, str(record.bits), str(record.seed), *cells
         )
     stdout.print(out)
+
+
+def _energy_model(e_mac: float, e_ac: float) -> EnergyModel:
+    if e_mac < 0 or e_ac < 0:
+        raise InputError("--e-mac and --e-ac are energies per operation in pJ; they must be >= 0")
+    return EnergyModel(e_mac_pj=e_mac, e_ac_pj=e_ac)
+
+
+@main.command()
+@click.option("--methods", "-m", required=True, help="Comma-separated method names.")
+@click.option("--bits", "-b", default="128", show_default=True, help="Code lengths.")
+@click.option(
+    "--dataset",
+    "-d",
+    default="synth-mirflickr",
+    show_default=True,
+    help="Dataset whose query pairs are fed through the model.",
+)
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Dataset scale, as for `run` (a stored run is looked up at this scale).",
+)
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Results database.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
+@click.option(
+    "--e-ac",
+    default=0.9,
+    show_default=True,
+    type=float,
+    help="pJ per synaptic operation (accumulate).",
+)
+@click.option("--layers", is_flag=True, help="Also print the per-layer breakdown.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def profile(
+    app: App,
+    methods: str,
+    bits: str,
+    dataset: str,
+    scale: float,
+    store: Path | None,
+    device: str,
+    e_mac: float,
+    e_ac: float,
+    layers: bool,
+    as_json: bool,
+) -> None:
+    """Parameters, MACs, SOPs, firing rates and energy per image-text pair.
+
+    Uses the profile of a stored trained run when the store has one for the same method,
+    dataset and bits; otherwise profiles a briefly fitted model (counts do not depend on
+    training; firing rates of spiking models do).
+
+    \b
+    Example:
+      hashbench profile --methods lsh,cca-itq --bits 128
+    """
+    registry = app.registry()
+    names = _split(methods)
+    for name in names:
+        registry.method(name)
+    registry.dataset(dataset)
+    energy = _energy_model(e_mac, e_ac)
+    path = store or default_store_path()
+    results = ResultStore(path) if Path(path).exists() else None
+    reports = []
+    loaded = None
+    try:
+        for name in names:
+            for b in parse_bits(_split(bits)):
+                label = dataset_label(dataset, scale)
+                report = stored_profile(results, name, label, b) if results else None
+                if report is None:
+                    if loaded is None:
+                        loaded = registry.dataset(dataset).load(DatasetOptions(scale=scale))
+                    report = fresh_profile(
+                        registry.method(name), loaded, b, resolve_device(device), energy=energy
+                    )
+                reports.append(report)
+    finally:
+        if results is not None:
+            results.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "method": r.method,
+                        "dataset": r.dataset,
+                        "bits": r.bits,
+                        "source": r.source,
+                        "energy_model": {
+                            "e_mac_pj": e_mac,
+                            "e_ac_pj": e_ac,
+                            "formula": energy.formula(),
+                        },
+                        "summary": model_counts(r.profile, energy),
+                        "profile": r.profile,
+                    }
+                    for r in reports
+                ],
+                indent=2,
+            )
+        )
+        return
+    from rich.table import Table
+
+    out = Table(
+        "method",
+        "bits",
+        "params",
+        "MACs/pair",
+        "SOPs/pair",
+        "firing rate",
+        "energy uJ/pair",
+        "source",
+        title=f"Efficiency per image-text pair ({dataset})",
+        caption=energy.formula(),
+    )
+    for r in reports:
+        c = model_counts(r.profile, energy)
+        if c["params"] is None:
+            reason = r.profile.get("error") or "the method has no torch model to count"
+            out.add_row(r.method, str(r.bits), "-", "-", "-", "-", "-", f"{r.source}; {reason}")
+            continue
+        out.add_row(
+            r.method,
+            str(r.bits),
+            f"{c['params']:,}",
+            f"{c['macs']:,.0f}",
+            f"{c['sops']:,.0f}",
+            "-" if c["firing_rate"] is None else f"{c['firing_rate']:.4f}",
+            f"{c['energy_uj']:.2f}",
+            r.source,
+        )
+    stdout.print(out)
+    if layers:
+        for r in reports:
+            ops = (r.profile.get("model") or {}).get("ops") or {}
+            firing = {
+                f["path"]: f["rate"]
+                for f in ((r.profile.get("model") or {}).get("firing") or {}).get("layers", [])
+            }
+            table_ = Table(
+                "layer",
+                "type",
+                "MACs/pair",
+                "SOPs/pair",
+                "firing rate",
+                title=f"{r.method}, {r.bits} bits: per layer",
+            )
+            for layer in ops.get("layers", []):
+                rate = firing.get(layer["path"])
+                table_.add_row(
+                    layer["path"],
+                    layer["module_type"],
+                    f"{layer['macs']:,.0f}",
+                    f"{layer['sops']:,.0f}",
+                    "-" if rate is None else f"{rate:.4f}",
+                )
+            stdout.print(table_)
 
 
 @main.command(name="list")

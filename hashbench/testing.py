@@ -83,6 +83,14 @@ def check_method_conformance(
     for task in ("i2t", "t2i"):
         value = record.metrics[task]["map@50"]
         assert 0.0 <= value <= 1.0, f"{task} mAP@50 out of range: {value}"
+    profile = record.profile
+    assert "error" not in profile, f"profiling failed: {profile.get('error')}"
+    assert profile["run"]["encode_items_per_s"] > 0
+    if profile.get("model") is not None:  # methods with a torch inference model get counts
+        assert profile["model"]["params"]["total"] > 0
+        assert (
+            profile["model"]["ops"]["macs_per_item"] + profile["model"]["ops"]["sops_per_item"] > 0
+        )
     _, again = run_tiny(method_cls, bits=bits, seed=0, overrides=overrides, dataset=dataset)
     for key, value in arrays.items():
         assert np.array_equal(value, again[key]), f"same seed gave different {key}"

@@ -88,6 +88,12 @@ class LSH(Method):
         return LinearHashModel({m: (self.means[m], self.planes[m]) for m in self.means})
 
 
+def _svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SVD by LAPACK's gesvd: the default divide-and-conquer driver (gesdd) fails to converge
+    on some well-conditioned inputs with single-threaded OpenBLAS 0.3.30/0.3.31."""
+    return scipy.linalg.svd(a, full_matrices=False, lapack_driver="gesvd")
+
+
 def _inv_sqrt(cov: np.ndarray) -> np.ndarray:
     vals, vecs = scipy.linalg.eigh(cov)
     return (vecs / np.sqrt(np.maximum(vals, 1e-12))) @ vecs.T
@@ -123,7 +129,7 @@ class CCAITQ(Method):
             return c + ridge * np.trace(c) / c.shape[0] * np.eye(c.shape[0])
 
         wx, wy = _inv_sqrt(cov(x)), _inv_sqrt(cov(y))
-        u, corr, vt = np.linalg.svd(wx @ (x.T @ y / n) @ wy)
+        u, corr, vt = _svd(wx @ (x.T @ y / n) @ wy)
         scale = corr[: self.bits] ** float(self.params["eigen_power"])
         self.proj = {m1: wx @ u[:, : self.bits] * scale, m2: wy @ vt.T[:, : self.bits] * scale}
         rotation = self._itq(np.vstack([x @ self.proj[m1], y @ self.proj[m2]]))
@@ -138,7 +144,7 @@ class CCAITQ(Method):
         rotation, _ = np.linalg.qr(rng.standard_normal((self.bits, self.bits)))
         for _ in range(int(self.params["itq_iterations"])):
             b = _sign(v @ rotation).astype(np.float64)
-            u, _, wt = np.linalg.svd(v.T @ b)
+            u, _, wt = _svd(v.T @ b)
             rotation = u @ wt
         return rotation
 

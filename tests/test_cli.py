@@ -197,8 +197,9 @@ def test_eval_recomputes_from_stored_codes(cli):
     for task in ("i2t", "t2i"):
         assert row["values"][task] == pytest.approx(record.metrics[task]["map@50"], abs=1e-12)
     dcmh = json.loads(
-        cli("eval", "--run", record.run_id, "--metric", "map@100", "--convention", "dcmh",
-            "--json").output
+        cli(
+            "eval", "--run", record.run_id, "--metric", "map@100", "--convention", "dcmh", "--json"
+        ).output
     )[0]
     assert dcmh["convention"] == "dcmh" and 0 <= dcmh["values"]["i2t"] <= 1
     shown = cli("eval", "--run", record.run_id, "--metric", "ndcg@50")
@@ -207,3 +208,57 @@ def test_eval_recomputes_from_stored_codes(cli):
     assert bad.exit_code != 0 and "valid forms" in bad.output
     missing = cli("eval", "--run", "ffffffff")
     assert missing.exit_code != 0 and "no run" in missing.output
+
+
+def test_profile_uses_stored_runs_and_fresh_models(cli):
+    cli("run", "--methods", "lsh", *SMALL, "--bits", "16")
+    result = cli(
+        "profile",
+        "--methods",
+        "lsh,cca-itq",
+        "--bits",
+        "16",
+        "--dataset",
+        "synth-mirflickr",
+        "--scale",
+        "0.05",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    by_method = {row["method"]: row for row in json.loads(result.output)}
+    assert by_method["lsh"]["source"].startswith("stored run")
+    assert "not a trained result" in by_method["cca-itq"]["source"]
+    for row in by_method.values():
+        summary = row["summary"]
+        # two affine maps 512 -> 16: weights + biases, and 2 x 512 x 16 MACs per pair
+        assert summary["params"] == 2 * (512 * 16 + 16)
+        assert summary["macs"] == 2 * 512 * 16 and summary["sops"] == 0
+        assert summary["energy_uj"] == pytest.approx(2 * 512 * 16 * 4.6e-6)
+    cheaper = json.loads(
+        cli(
+            "profile",
+            "--methods",
+            "lsh",
+            "--bits",
+            "16",
+            "--scale",
+            "0.05",
+            "--e-mac",
+            "1.0",
+            "--json",
+        ).output
+    )[0]
+    assert cheaper["summary"]["energy_uj"] == pytest.approx(2 * 512 * 16 * 1e-6)
+    shown = cli("profile", "--methods", "lsh", "--bits", "16", "--scale", "0.05", "--layers")
+    assert "E = 4.6 pJ x MACs + 0.9 pJ x SOPs" in shown.output and "maps.image" in shown.output
+    bad = cli("profile", "--methods", "lsh", "--e-ac", "-1")
+    assert bad.exit_code != 0 and "must be >= 0" in bad.output
+
+
+def test_efficiency_table(cli):
+    cli("run", "--methods", "lsh,cca-itq", *SMALL, "--bits", "16")
+    result = cli("table", "--efficiency")
+    assert result.exit_code == 0
+    assert "16,416" in result.output and "E = 4.6 pJ" in result.output
+    markdown = cli("table", "--efficiency", "--markdown")
+    assert "| cca-itq" in markdown.output and "encode items/s" in markdown.output

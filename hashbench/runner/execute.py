@@ -20,6 +20,8 @@ from hashbench.codes import pack_codes, validate_codes
 from hashbench.data.types import CrossModalDataset, Split
 from hashbench.errors import HashbenchError, InputError, PluginError
 from hashbench.methods import Method, MethodContext, TrainData
+from hashbench.profile import ResourceMeter, code_bytes_per_item, throughput
+from hashbench.runner.profiling import profile_method
 from hashbench.runner.spec import RunSpec
 from hashbench.seeding import seed_everything
 from hashbench.store import RunRecord
@@ -35,6 +37,7 @@ class RunOptions:
     device: torch.device = torch.device("cpu")
     encode_batch_size: int = 4096
     top_k: int = 50
+    profile: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,25 @@ def execute_run(
     on_phase: Phase = lambda phase: None,
 ) -> tuple[RunRecord, dict[str, np.ndarray]]:
     """Train and evaluate one planned run; return its record and the arrays to store."""
-    spec, method_cls = plan.spec, plan.method_cls
-    info = method_cls.info
+    info = plan.method_cls.info
     if "cross-modal" not in info.tasks:
         raise InputError(f"method '{info.name}' does not support cross-modal retrieval")
+    with ResourceMeter(options.device) as meter:
+        record, arrays = _train_encode_evaluate(plan, dataset, options, on_phase)
+    record.profile["run"] = {
+        **record.profile.get("run", {}),
+        "peak_rss_bytes": meter.usage.rss_peak_bytes,
+        "rss_increase_bytes": meter.usage.rss_increase_bytes,
+        "cuda_peak_bytes": meter.usage.cuda_peak_bytes,
+    }
+    return record, arrays
+
+
+def _train_encode_evaluate(
+    plan: PlannedRun, dataset: CrossModalDataset, options: RunOptions, on_phase: Phase
+) -> tuple[RunRecord, dict[str, np.ndarray]]:
+    spec, method_cls = plan.spec, plan.method_cls
+    info = method_cls.info
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -154,11 +172,23 @@ def execute_run(
                 where=f"{split_name} {modality}",
             )
     timings["encode_s"] = time.perf_counter() - t0
+    encoded = sum(len(c) for c in codes.values())
+
+    profile: dict = {}
+    if options.profile:
+        on_phase("profile")
+        profile = profile_method(method, dataset.query, options.device)
+    profile["run"] = {
+        "train_s": timings["train_s"],
+        "encoded_items": encoded,
+        "encode_items_per_s": throughput(encoded, timings["encode_s"]),
+        "code_bytes_per_item": code_bytes_per_item(spec.bits),
+    }
 
     on_phase("evaluate")
-    t0 = time.perf_counter()
     results = {}
     for task, q_mod, db_mod in CROSS_MODAL_TASKS:
+        t0 = time.perf_counter()
         results[task] = metrics.evaluate(
             codes[f"query.{q_mod}"],
             codes[f"retrieval.{db_mod}"],
@@ -166,7 +196,7 @@ def execute_run(
             dataset.retrieval.labels,
             k=options.top_k,
         )
-    timings["evaluate_s"] = time.perf_counter() - t0
+        timings[f"evaluate_{task}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
     record = RunRecord(
@@ -181,6 +211,7 @@ def execute_run(
         pair_fused=info.pair_fused,
         metrics=results,
         timings=timings,
+        profile=profile,
         provenance={**provenance.collect(options.device), "method_plugin": dict(plan.origin)},
     )
     arrays = {f"codes.{key}": pack_codes(value) for key, value in codes.items()}

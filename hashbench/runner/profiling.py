@@ -1,0 +1,127 @@
+"""The efficiency profile stored with every run: the trained inference model's counts (params,
+MACs, SOPs, firing rates, energy), its inference timing, and the run's time and memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hashbench.data.types import CrossModalDataset, Split
+from hashbench.errors import HashbenchError
+from hashbench.methods import Method, MethodContext, TrainData
+from hashbench.profile import (
+    DEFAULT_ITEMS,
+    EnergyModel,
+    benchmark_inference,
+    profile_model,
+)
+from hashbench.seeding import seed_everything
+from hashbench.store import ResultStore
+
+DEFAULT_ENERGY = EnergyModel()
+
+
+def profile_inputs(split: Split, device: torch.device, items: int = DEFAULT_ITEMS):
+    """The first `items` pairs of a split (the query set, by convention) as device tensors."""
+    n = min(items, len(split))
+    return tuple(
+        torch.from_numpy(np.ascontiguousarray(split.features[m][:n])).to(device)
+        for m in ("image", "text")
+    )
+
+
+def profile_method(
+    method: Method,
+    query: Split,
+    device: torch.device,
+    *,
+    energy: EnergyModel = DEFAULT_ENERGY,
+    items: int = DEFAULT_ITEMS,
+) -> dict[str, Any]:
+    """Counts and inference timing of a fitted method's inference model, as plain data.
+
+    A method without a torch model gets no counts. A failure of the profiler is recorded in
+    the profile (key "error") rather than failing a run whose codes are fine.
+    """
+    try:
+        model = method.inference_model()
+    except Exception as exc:  # a plugin bug: say so, keep the run
+        return {"model": None, "inference": None, "error": f"inference_model(): {exc}"}
+    if model is None:
+        return {"model": None, "inference": None}
+    try:
+        model = model.to(device)
+        image, text = profile_inputs(query, device, items)
+        counts = profile_model(model, image, text, energy=energy, bits=method.bits)
+        timing = benchmark_inference(model, image, text, repeats=5, warmup=1)
+    except (HashbenchError, RuntimeError, TypeError, ValueError) as exc:
+        return {"model": None, "inference": None, "error": f"{type(exc).__name__}: {exc}"}
+    return {"model": counts.to_dict(), "inference": timing.to_dict()}
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    """The profile of one method at one code length, and where it came from."""
+
+    method: str
+    dataset: str
+    bits: int
+    source: str
+    profile: dict[str, Any]
+
+
+def stored_profile(
+    store: ResultStore, method: str, dataset: str, bits: int
+) -> ProfileReport | None:
+    """The profile of the newest stored run of (method, dataset, bits), if there is one."""
+    records = [r for r in store.records(method=method, dataset=dataset, bits=bits) if r.profile]
+    if not records:
+        return None
+    newest = max(records, key=lambda r: r.created_at)
+    source = f"stored run {newest.run_id} (trained, {newest.budget} budget, seed {newest.seed})"
+    return ProfileReport(method, dataset, bits, source, newest.profile)
+
+
+def fresh_profile(
+    method_cls: type[Method],
+    dataset: CrossModalDataset,
+    bits: int,
+    device: torch.device,
+    *,
+    energy: EnergyModel = DEFAULT_ENERGY,
+    fit_items: int = 512,
+    seed: int = 0,
+) -> ProfileReport:
+    """Profile a model fitted briefly (quick budget) on the first `fit_items` training pairs.
+
+    Parameter and operation counts do not depend on training; firing rates of spiking models
+    do, so the report says the model is not a trained result.
+    """
+    seed_everything(seed)
+    params = method_cls.resolve_params(dataset.protocol, "quick")
+    context = MethodContext(
+        bits=bits, params=params, device=device, seed=seed, feature_dims=dataset.feature_dims
+    )
+    method = method_cls(context)
+    n = min(fit_items, len(dataset.train))
+    features = {
+        m: torch.from_numpy(np.ascontiguousarray(f[:n])).to(device)
+        for m, f in dataset.train.features.items()
+    }
+    labels = None
+    if method_cls.info.supervision == "supervised":
+        labels = torch.from_numpy(dataset.train.labels[:n]).to(device)
+    method.fit(
+        TrainData(
+            features=features,
+            labels=labels,
+            protocol=dataset.protocol,
+            num_labels=dataset.num_labels,
+        )
+    )
+    profile = profile_method(method, dataset.query, device, energy=energy)
+    source = f"fitted on {n} training pairs, quick budget (not a trained result)"
+    return ProfileReport(method_cls.info.name, dataset.name, bits, source, profile)
