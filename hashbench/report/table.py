@@ -178,6 +178,6 @@ def to_rich(table: ComparisonTable, title: str | None = None):
     for task, method in table.rows:
         cells = [format_cell(table.value((task, method), c)) for c in table.columns]
         shown = TASK_NAMES.get(task, task) if task != previous_task else ""
-        out.add_row(shown, table.method_label(method), *cells, end_section=False)
+        out.add_row(shown, table.method_label(method), *cells)
         previous_task = task
     return out

@@ -13,6 +13,7 @@ from hashbench.data.types import CrossModalDataset, Split
 from hashbench.errors import HashbenchError
 from hashbench.methods import Method, MethodContext, TrainData
 from hashbench.profile import (
+    DEFAULT_ENERGY,
     DEFAULT_ITEMS,
     EnergyModel,
     benchmark_inference,
@@ -20,8 +21,6 @@ from hashbench.profile import (
 )
 from hashbench.seeding import seed_everything
 from hashbench.store import ResultStore
-
-DEFAULT_ENERGY = EnergyModel()
 
 
 def profile_inputs(split: Split, device: torch.device, items: int = DEFAULT_ITEMS):
