@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import time
 
 import pytest
@@ -21,10 +22,14 @@ MIB = 1024 * 1024
 
 
 def test_resource_meter_sees_a_transient_allocation():
+    # Fresh anonymous pages, touched one by one: a heap allocation could reuse memory that
+    # earlier tests freed but the allocator kept, and then RSS would not move at all.
     with ResourceMeter(interval_s=0.002) as meter:
-        block = torch.ones(64 * MIB // 4)  # 64 MiB, touched
+        block = mmap.mmap(-1, 64 * MIB)
+        for offset in range(0, 64 * MIB, mmap.PAGESIZE):
+            block[offset] = 1
         time.sleep(0.05)
-        del block
+        block.close()
     usage = meter.usage
     assert usage.rss_method == "proc"
     assert usage.rss_increase_bytes >= 48 * MIB
