@@ -1,8 +1,9 @@
 """Relevance between queries and database items from packed multi-hot labels.
 
 Relevance only depends on the two label *sets*, so the database is reduced once to its distinct
-label patterns: a per-query lookup table over the patterns then yields a whole relevance row
-with one gather, and counts over the whole database (R, IDCG) cost one pass over the patterns.
+label patterns: a per-query lookup table over the patterns then gives every item's relevance
+(the engine's kernels read lut[pattern[j]]), and counts over the whole database (R, IDCG) cost
+one pass over the patterns.
 
 Relevance levels (`kind`):
 - "binary": 1 if the two items share at least one label, else 0 (2 levels).
@@ -81,6 +82,12 @@ class LabelIndex:
         """(n_db,) label-set id of every database item."""
         return self._db_distinct[1]
 
+    @cached_property
+    def compact_inverse(self) -> np.ndarray:
+        """`inverse` in the smallest integer type that holds it (less memory traffic per scan)."""
+        dtype = np.uint16 if len(self.patterns) <= np.iinfo(np.uint16).max else np.int32
+        return self.inverse.astype(dtype)
+
     @property
     def counts(self) -> np.ndarray:
         """(U,) database items per label set."""
@@ -102,12 +109,6 @@ class LabelIndex:
     def pattern_levels(self, qi: int, kind: str) -> np.ndarray:
         """Level of query `qi` against every distinct database pattern, shape (U,)."""
         return levels_between(self.q_labels[qi], self.patterns, kind)
-
-    def level_row(self, qi: int, kind: str, out: np.ndarray, lo: int = 0,
-                  hi: int | None = None) -> np.ndarray:
-        """Level of query `qi` against database items lo..hi, written into `out` (index order)."""
-        lut = self.pattern_levels(qi, kind).astype(out.dtype, copy=False)
-        return np.take(lut, self.inverse[lo:hi], out=out)
 
     def pair_levels(self, q_idx: np.ndarray, db_idx: np.ndarray, kind: str) -> np.ndarray:
         """Levels of (query, db item) pairs: q_idx (n,), db_idx (n, m) -> (n, m)."""

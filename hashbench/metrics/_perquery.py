@@ -9,7 +9,6 @@ the whole standard set with a single pass over the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
@@ -49,24 +48,51 @@ class Context:
     def k_eff(self, k: int) -> int:
         return min(k, self.n)
 
-    @cached_property
+    known_counts: dict[str, np.ndarray] = field(init=False, default_factory=dict)
+
+    def absorb(self, stats: RankStats) -> None:
+        """Keep the per-level item counts a pass produced, so they are not computed again."""
+        if stats.counts is not None:
+            self.known_counts[stats.counts_kind] = stats.counts
+        elif stats.hist is not None:
+            self.known_counts[stats.levels] = stats.hist.sum(axis=2, dtype=np.int64)
+        if self.known_counts and "binary" not in self.known_counts:
+            counts = next(iter(self.known_counts.values()))
+            rel = counts[:, 1:].sum(axis=1)
+            self.known_counts["binary"] = np.stack([counts.sum(axis=1) - rel, rel], axis=1)
+
+    @property
     def n_rel(self) -> np.ndarray:
         """(n_query,) relevant database items per query (R)."""
-        return self.labels.n_relevant(self.problem.exclude_self)
+        return self.level_counts("binary")[:, 1]
 
     def level_counts(self, kind: str) -> np.ndarray:
-        return self.labels.level_counts(kind, self.problem.exclude_self)
+        """(n_query, levels) database items per relevance level (self left out if asked)."""
+        if kind not in self.known_counts:
+            self.known_counts[kind] = self.labels.level_counts(kind, self.problem.exclude_self)
+        return self.known_counts[kind]
 
 
 def merge(requests: list[Request]) -> Request:
-    """One request covering all of them (levels must agree or be absent)."""
-    levels = {r.levels for r in requests} - {None}
-    if len(levels) > 1:
-        raise ValueError(f"cannot merge level kinds {levels}")  # internal misuse
+    """One request covering all of them.
+
+    Level kinds must agree, except that binary is implied by any finer kind (level 0 = not
+    relevant in all of them), so a binary histogram merged with a finer one becomes the finer.
+    """
+
+    def one_kind(kinds: set) -> str | None:
+        kinds = kinds - {None}
+        if len(kinds) > 1:
+            kinds.discard("binary")
+        if len(kinds) > 1:
+            raise ValueError(f"cannot merge level kinds {kinds}")  # internal misuse
+        return kinds.pop() if kinds else None
+
     return Request(
         topk=max((r.topk for r in requests), default=0),
         head=max((r.head for r in requests), default=0),
-        levels=levels.pop() if levels else None,
+        levels=one_kind({r.levels for r in requests}),
+        counts=one_kind({r.counts for r in requests}),
         full=any(r.full for r in requests),
         cuts=tuple(sorted({c for r in requests for c in r.cuts})),
     )
@@ -106,9 +132,12 @@ def _hits_index(stats: RankStats, k: int) -> np.ndarray:
 
 
 def _binary_hist(stats: RankStats) -> tuple[np.ndarray, np.ndarray]:
-    """(all items, relevant items) per distance from a binary level histogram."""
+    """(all items, relevant items) per distance from a level histogram (level 0: not relevant)."""
     h = stats.hist
-    return h[:, 0] + h[:, 1], h[:, 1]
+    if h.shape[1] == 2:
+        return h[:, 0] + h[:, 1], h[:, 1]
+    rel = h[:, 1:].sum(axis=1)
+    return h[:, 0] + rel, rel
 
 
 def _gains(levels: np.ndarray, variant: str) -> np.ndarray:

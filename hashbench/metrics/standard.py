@@ -11,6 +11,7 @@ import re
 
 from hashbench.errors import InputError
 from hashbench.metrics import _engine
+from hashbench.metrics._engine import Request
 from hashbench.metrics._inputs import (
     CONVENTIONS,
     NDCG_VARIANTS,
@@ -159,8 +160,10 @@ def evaluate(
     req = merge(
         [request(s, ctx) for s in specs.values()]
         + [curve_request("pk", ks, "index"), curve_request("pr", (), "index")]
+        + [Request(counts="grade")]  # R and the ideal DCG from the same pass
     )
     stats = _engine.run(ctx.problem, ctx.labels, req)
+    ctx.absorb(stats)
     mask = query_mask(ctx, "zero")
     result: dict = {
         name: float(masked_mean(per_query(spec, ctx, stats), mask)) for name, spec in specs.items()
