@@ -28,7 +28,7 @@ from hashbench.errors import StoreError
 
 DEFAULT_STORE = Path("results") / "hashbench.sqlite"
 STORE_ENV = "HASHBENCH_STORE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: column `error` (traceback of a failed run)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS runs (
     profile             TEXT NOT NULL DEFAULT '{}',
     provenance          TEXT NOT NULL,
     codes_path          TEXT NOT NULL,
+    error               TEXT NOT NULL DEFAULT '',
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS runs_by_grid ON runs (dataset, method, bits, seed);
@@ -75,9 +76,10 @@ class RunRecord:
     timings: dict[str, float]
     provenance: dict[str, Any]
     profile: dict[str, Any] = field(default_factory=dict)
-    status: str = "done"
+    status: str = "done"  # "done" or "failed"
     codes_path: str = ""
     created_at: str = ""
+    error: str = ""  # traceback of a failed run
 
 
 _JSON_FIELDS = ("params", "metrics", "timings", "provenance", "profile")
@@ -98,6 +100,7 @@ _COLUMNS = (
     "provenance",
     "codes_path",
     "created_at",
+    "error",
 )
 
 
@@ -122,6 +125,9 @@ class ResultStore:
             with self._transaction():
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._conn.execute(statement)
+                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+                if "error" not in columns:  # a version-1 store: add the column in place
+                    self._conn.execute("ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT ''")
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -183,6 +189,56 @@ class ResultStore:
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write run {record.run_id} to {self.path}: {exc}") from exc
+
+    def save_failure(self, record: RunRecord, error: str) -> None:
+        """Record a run that raised: its cell of the grid, status "failed" and the traceback.
+
+        A finished result of the same run id is never replaced by a failure.
+        """
+        record.status, record.error, record.codes_path = "failed", error, ""
+        row = self._to_row(record)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "run_id")
+        try:
+            with self._transaction():
+                self._conn.execute(
+                    f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
+                    f"ON CONFLICT(run_id) DO UPDATE SET {updates} WHERE runs.status != 'done'",
+                    tuple(row.values()),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot record failed run {record.run_id} in {self.path}: {exc}"
+            ) from exc
+
+    def statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """Status ("done" / "failed") of those of `run_ids` that are stored."""
+        out: dict[str, str] = {}
+        for start in range(0, len(run_ids), 500):
+            chunk = run_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                f"SELECT run_id, status FROM runs WHERE run_id IN ({marks})", tuple(chunk)
+            )
+            out.update(dict(rows))
+        return out
+
+    def status_counts(self) -> list[tuple[str, str, int, int]]:
+        """(dataset, method, done runs, failed runs) for every stored pair."""
+        return [
+            (d, m, int(done), int(failed))
+            for d, m, done, failed in self._query(
+                "SELECT dataset, method, SUM(status = 'done'), SUM(status = 'failed') FROM runs "
+                "GROUP BY dataset, method ORDER BY dataset, method"
+            )
+        ]
+
+    def failures(self) -> list[RunRecord]:
+        """Runs whose last attempt failed."""
+        rows = self._query(
+            f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE status = 'failed' "
+            "ORDER BY dataset, method, bits, seed"
+        )
+        return [self._from_row(row) for row in rows]
 
     @staticmethod
     def _to_row(record: RunRecord) -> dict[str, Any]:

@@ -96,3 +96,40 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
 def test_unknown_run_id(tmp_path):
     with ResultStore(tmp_path / "s.sqlite") as store, pytest.raises(StoreError, match="no run"):
         store.get("nope")
+
+
+def test_failure_never_replaces_a_finished_run(tmp_path):
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.save_failure(_record("r1"), "Traceback: first try")
+        assert store.statuses(["r1", "r2"]) == {"r1": "failed"}
+        assert not store.has_run("r1") and store.records() == []
+        store.save(_record("r1"), _arrays())  # a retry succeeds
+        assert store.statuses(["r1"]) == {"r1": "done"}
+        store.save_failure(_record("r1"), "Traceback: a later --rerun failed")
+        assert store.get("r1").status == "done" and store.failures() == []
+
+
+def test_version_1_store_gains_the_error_column(tmp_path):
+    import sqlite3
+
+    import hashbench.store as store_module
+
+    path = tmp_path / "old.sqlite"
+    schema_v1 = store_module._SCHEMA.replace(
+        "    error               TEXT NOT NULL DEFAULT '',\n", ""
+    )
+    assert "error" not in schema_v1
+    row = ResultStore._to_row(_record("r1"))
+    row.pop("error")
+    conn = sqlite3.connect(path)
+    conn.executescript(schema_v1 + "; PRAGMA user_version=1;")
+    conn.execute(
+        f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+        tuple(row.values()),
+    )
+    conn.commit()
+    conn.close()
+    with ResultStore(path) as store:
+        assert store.get("r1").error == "" and store.has_run("r1")
+        store.save_failure(_record("r2"), "boom")
+        assert store.failures()[0].error == "boom"

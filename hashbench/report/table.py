@@ -1,12 +1,17 @@
 """Comparison tables of stored runs: rows task x method, columns dataset x bits.
 
 Values are means over seeds (with the standard deviation when there are several seeds).
-Results of pair-fused methods carry a footnote: their query codes were computed with the
-query's paired item of the other modality.
+In every column the best, second and third method of each task get a mark, as in the papers
+(equal values as displayed share a rank); with a significance test, a method's mark is kept
+only when it beats the next-ranked method significantly across seeds. Results of pair-fused
+methods carry a footnote: their query codes were computed with the query's paired item of the
+other modality.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -22,11 +27,41 @@ PAIR_FUSED_NOTE = (
 )
 
 
+MARK_NAMES = ("best", "second", "third")
+LATEX_MARK_STYLES = {
+    "bold": r"\textbf{%s}",
+    "underline": r"\underline{%s}",
+    "italic": r"\textit{%s}",
+    "plain": "%s",
+}
+DEFAULT_LATEX_MARKS = ("bold", "underline", "italic")
+RICH_MARK_STYLES = ("bold green", "cyan", "yellow")
+MARKDOWN_MARKS = ("**%s**", "*%s*", "%s")
+MARKDOWN_LEGEND = "Marks per column and task: **best**, *second*, third (plain)."
+
+
 @dataclass(frozen=True)
 class Cell:
     mean: float
     std: float | None
     n: int
+    by_seed: tuple[tuple[int, float], ...] = ()
+    rank: int | None = None  # 1 = best, 2 = second, 3 = third; None = no mark
+    low: float | None = None  # tie range of the metric: relevant-last value ...
+    high: float | None = None  # ... and relevant-first value (means over seeds)
+
+
+@dataclass(frozen=True)
+class Significance:
+    """Keep a mark only when the paired test against the next-ranked method gives p < alpha."""
+
+    alpha: float = 0.05
+
+    def describe(self) -> str:
+        return (
+            f"Marks are kept only where a paired t-test over seeds (scipy.stats.ttest_rel) "
+            f"against the next-ranked method gives p < {self.alpha:g}."
+        )
 
 
 @dataclass
@@ -43,13 +78,36 @@ class ComparisonTable:
     def method_label(self, method: str) -> str:
         return f"{method}*" if method in self.pair_fused else method
 
+    significance: Significance | None = None
+    tie_range: bool = False
+
     def notes(self) -> list[str]:
-        return [PAIR_FUSED_NOTE] if self.pair_fused else []
+        notes = [PAIR_FUSED_NOTE] if self.pair_fused else []
+        if self.tie_range:
+            notes.append(
+                "[low, high]: the same metric with relevant items last / first inside groups of "
+                "equal Hamming distance (how much the value depends on tie order)."
+            )
+        if self.significance is not None:
+            notes.append(self.significance.describe())
+        return notes
 
 
-def build_table(records: Iterable[RunRecord], metric: str = "map@50") -> ComparisonTable:
-    """Aggregate finished runs into a table of `metric` (a key of the stored metrics)."""
-    samples: dict[tuple, list[float]] = defaultdict(list)
+def build_table(
+    records: Iterable[RunRecord],
+    metric: str = "map@50",
+    *,
+    significance: Significance | None = None,
+    tie_range: bool = False,
+    digits: int = 4,
+) -> ComparisonTable:
+    """Aggregate finished runs into a table of `metric` (a key of the stored metrics).
+
+    tie_range: also aggregate `<metric>:relevant_first` / `:relevant_last` (stored for mAP@K).
+    Marks rank the displayed means (rounded to `digits`), higher is better.
+    """
+    samples: dict[tuple, dict[int, float]] = defaultdict(dict)
+    bounds: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
     columns, rows, pair_fused = set(), set(), set()
     available: set[str] = set()
     for record in records:
@@ -59,7 +117,13 @@ def build_table(records: Iterable[RunRecord], metric: str = "map@50") -> Compari
             if metric not in values:
                 continue
             row = (task, record.method)
-            samples[(row, column)].append(float(values[metric]))
+            samples[(row, column)][record.seed] = float(values[metric])
+            first, last = (
+                values.get(f"{metric}:relevant_first"),
+                values.get(f"{metric}:relevant_last"),
+            )
+            if first is not None and last is not None:
+                bounds[(row, column)].append((float(last), float(first)))
             columns.add(column)
             rows.add(row)
             if record.pair_fused:
@@ -69,14 +133,24 @@ def build_table(records: Iterable[RunRecord], metric: str = "map@50") -> Compari
             f"--metric '{metric}' is not stored with these runs; stored metrics: "
             f"{', '.join(sorted(available))}"
         )
-    cells = {
-        key: Cell(
+    if tie_range and samples and not bounds:
+        raise InputError(
+            f"--tie-range: '{metric}' has no stored relevant-first / relevant-last values "
+            f"(they are stored for mAP@K, e.g. map@50)"
+        )
+    cells = {}
+    for key, by_seed in samples.items():
+        values = list(by_seed.values())
+        pairs = bounds.get(key) if tie_range else None
+        cells[key] = Cell(
             mean=statistics.fmean(values),
             std=statistics.stdev(values) if len(values) > 1 else None,
             n=len(values),
+            by_seed=tuple(sorted(by_seed.items())),
+            low=statistics.fmean(p[0] for p in pairs) if pairs else None,
+            high=statistics.fmean(p[1] for p in pairs) if pairs else None,
         )
-        for key, values in samples.items()
-    }
+    _assign_marks(cells, digits, significance)
     task_order = {task: i for i, task in enumerate(TASK_NAMES)}
     return ComparisonTable(
         metric=metric,
@@ -84,15 +158,64 @@ def build_table(records: Iterable[RunRecord], metric: str = "map@50") -> Compari
         rows=sorted(rows, key=lambda r: (task_order.get(r[0], 99), r[0], r[1])),
         cells=cells,
         pair_fused=pair_fused,
+        significance=significance,
+        tie_range=tie_range,
     )
 
 
-def format_cell(cell: Cell | None, digits: int = 4, plus_minus: str = "±") -> str:
+def _assign_marks(cells: dict, digits: int, significance: Significance | None) -> None:
+    """Rank methods within each (task, column): dense ranks of the displayed means."""
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for row, column in cells:
+        groups[(row[0], column)].append((row, column))
+    for keys in groups.values():
+        shown = {key: round(cells[key].mean, digits) for key in keys}
+        levels = sorted(set(shown.values()), reverse=True)
+        for key in keys:
+            rank = levels.index(shown[key]) + 1
+            if rank > len(MARK_NAMES):
+                continue
+            if significance is not None and not _significant(
+                cells, keys, key, shown, levels, significance
+            ):
+                continue
+            cells[key] = _with_rank(cells[key], rank)
+
+
+def _significant(cells, keys, key, shown, levels, significance: Significance) -> bool:
+    """Paired t-test of `key` against every method at the next displayed level."""
+    from scipy.stats import ttest_rel
+
+    rank = levels.index(shown[key])
+    if rank + 1 >= len(levels):
+        return True  # nothing ranks below it
+    mine = dict(cells[key].by_seed)
+    for other in (k for k in keys if shown[k] == levels[rank + 1]):
+        theirs = dict(cells[other].by_seed)
+        seeds = sorted(set(mine) & set(theirs))
+        if len(seeds) < 2:
+            return False
+        a = [mine[s] for s in seeds]
+        b = [theirs[s] for s in seeds]
+        if all(x - y == a[0] - b[0] for x, y in zip(a, b, strict=True)):
+            continue  # identical differences: zero variance, the order holds on every seed
+        if not ttest_rel(a, b).pvalue < significance.alpha:
+            return False
+    return True
+
+
+def _with_rank(cell: Cell, rank: int) -> Cell:
+    return Cell(cell.mean, cell.std, cell.n, cell.by_seed, rank, cell.low, cell.high)
+
+
+def format_cell(cell: Cell | None, digits: int = 4, plus_minus: str = "±", dash: str = "–") -> str:
     if cell is None:
         return "-"
     text = f"{cell.mean:.{digits}f}"
     if cell.std is not None:
         text += f" {plus_minus} {cell.std:.{digits}f}"
+    if cell.low is not None and cell.high is not None:
+        text += f" [{cell.low:.{digits}f}{dash}{cell.high:.{digits}f}]"
     return text
 
 
@@ -100,13 +223,63 @@ def to_markdown(table: ComparisonTable) -> str:
     header = ["Task", "Method", *(f"{d} {b} bits" for d, b in table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task, method in table.rows:
-        cells = [format_cell(table.value((task, method), c)) for c in table.columns]
+        cells = []
+        for column in table.columns:
+            cell = table.value((task, method), column)
+            text = format_cell(cell)
+            if cell is not None and cell.rank:
+                text = MARKDOWN_MARKS[cell.rank - 1] % text
+            cells.append(text)
         lines.append(
             "| "
             + " | ".join([TASK_NAMES.get(task, task), table.method_label(method), *cells])
             + " |"
         )
-    return "\n".join(lines + [""] + table.notes())
+    return "\n".join(lines + ["", MARKDOWN_LEGEND, *table.notes()])
+
+
+def to_csv(table: ComparisonTable) -> str:
+    """One line per (task, method, dataset, bits) with mean, std, seeds, rank, tie range."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "task",
+            "method",
+            "dataset",
+            "bits",
+            "metric",
+            "mean",
+            "std",
+            "seeds",
+            "rank",
+            "pair_fused",
+            "tie_low",
+            "tie_high",
+        ]
+    )
+    for task, method in table.rows:
+        for dataset, bits in table.columns:
+            cell = table.value((task, method), (dataset, bits))
+            if cell is None:
+                continue
+            writer.writerow(
+                [
+                    task,
+                    method,
+                    dataset,
+                    bits,
+                    table.metric,
+                    repr(cell.mean),
+                    "" if cell.std is None else repr(cell.std),
+                    cell.n,
+                    cell.rank or "",
+                    int(method in table.pair_fused),
+                    "" if cell.low is None else repr(cell.low),
+                    "" if cell.high is None else repr(cell.high),
+                ]
+            )
+    return buffer.getvalue()
 
 
 _LATEX_SPECIAL = {
@@ -125,8 +298,18 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
 
 
-def to_latex(table: ComparisonTable) -> str:
-    """A booktabs tabular: one column group per dataset, one column per code length."""
+def to_latex(table: ComparisonTable, marks: tuple[str, ...] = DEFAULT_LATEX_MARKS) -> str:
+    """A booktabs tabular: one column group per dataset, one column per code length.
+
+    marks: the style of best / second / third, each one of LATEX_MARK_STYLES.
+    """
+    for style in marks:
+        if style not in LATEX_MARK_STYLES:
+            raise InputError(
+                f"--marks: unknown style '{style}'; choose from {', '.join(LATEX_MARK_STYLES)}"
+            )
+    if len(marks) != len(MARK_NAMES):
+        raise InputError(f"--marks needs {len(MARK_NAMES)} styles (best,second,third)")
     datasets = []
     for dataset, _ in table.columns:
         if dataset not in datasets:
@@ -153,15 +336,20 @@ def to_latex(table: ComparisonTable) -> str:
             out.append(r"\midrule")
         label = TASK_NAMES.get(task, task).replace("->", r"$\rightarrow$")
         shown_task = label if task != previous_task else ""
-        cells = [
-            format_cell(table.value((task, method), c), plus_minus=r"$\pm$") for c in table.columns
-        ]
+        cells = []
+        for column in table.columns:
+            cell = table.value((task, method), column)
+            text = format_cell(cell, plus_minus=r"$\pm$", dash="--")
+            if cell is not None and cell.rank:
+                text = LATEX_MARK_STYLES[marks[cell.rank - 1]] % text
+            cells.append(text)
         method_label = _latex_escape(method) + ("$^*$" if method in table.pair_fused else "")
         out.append(" & ".join([shown_task, method_label, *cells]) + r" \\")
         previous_task = task
     out += [r"\bottomrule", r"\end{tabular}"]
-    if table.pair_fused:
-        out.append("% " + PAIR_FUSED_NOTE)
+    legend = ", ".join(f"{name}: {style}" for name, style in zip(MARK_NAMES, marks, strict=True))
+    out.append(f"% marks per column and task: {legend}")
+    out.extend("% " + note for note in table.notes())
     return "\n".join(out) + "\n"
 
 
@@ -169,14 +357,23 @@ def to_rich(table: ComparisonTable, title: str | None = None):
     """A rich Table for the terminal."""
     from rich.table import Table
 
-    out = Table(title=title or f"{table.metric}", caption="\n".join(table.notes()) or None)
+    legend = "Marks: " + ", ".join(
+        f"[{style}]{name}[/]" for name, style in zip(MARK_NAMES, RICH_MARK_STYLES, strict=True)
+    )
+    out = Table(title=title or f"{table.metric}", caption="\n".join([legend, *table.notes()]))
     out.add_column("Task")
     out.add_column("Method")
     for dataset, bits in table.columns:
         out.add_column(f"{dataset}\n{bits} bits", justify="right")
     previous_task = None
     for task, method in table.rows:
-        cells = [format_cell(table.value((task, method), c)) for c in table.columns]
+        cells = []
+        for column in table.columns:
+            cell = table.value((task, method), column)
+            text = format_cell(cell)
+            if cell is not None and cell.rank:
+                text = f"[{RICH_MARK_STYLES[cell.rank - 1]}]{text}[/]"
+            cells.append(text)
         shown = TASK_NAMES.get(task, task) if task != previous_task else ""
         out.add_row(shown, table.method_label(method), *cells)
         previous_task = task

@@ -1,0 +1,171 @@
+"""Comparison tables: best / second / third marks, significance, tie ranges, output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hashbench.errors import InputError
+from hashbench.report.table import (
+    Significance,
+    build_table,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
+from hashbench.store import RunRecord
+
+
+def _record(
+    method: str,
+    seed: int,
+    i2t: float,
+    t2i: float | None = None,
+    bits: int = 32,
+    dataset: str = "synth-mirflickr",
+    pair_fused: bool = False,
+    **extra,
+) -> RunRecord:
+    metrics = {"i2t": {"map@50": i2t, **extra}, "t2i": {"map@50": i2t if t2i is None else t2i}}
+    return RunRecord(
+        run_id=f"{method}-{seed}-{bits}-{dataset}",
+        method=method,
+        dataset=dataset,
+        dataset_fingerprint="f",
+        bits=bits,
+        seed=seed,
+        budget="quick",
+        params={},
+        pair_fused=pair_fused,
+        metrics=metrics,
+        timings={},
+        provenance={},
+    )
+
+
+def _ranks(table, task="i2t", column=("synth-mirflickr", 32)):
+    return {m: table.value((task, m), column).rank for t, m in table.rows if t == task}
+
+
+def test_marks_follow_the_means_and_stop_at_third():
+    values = {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6}
+    table = build_table([_record(m, 0, v) for m, v in values.items()])
+    assert _ranks(table) == {"a": 1, "b": 2, "c": 3, "d": None}
+
+
+def test_equal_displayed_values_share_a_rank():
+    records = [_record("a", 0, 0.81234), _record("b", 0, 0.81231), _record("c", 0, 0.7)]
+    table = build_table(records)  # both show as 0.8123
+    assert _ranks(table) == {"a": 1, "b": 1, "c": 2}
+
+
+def test_marks_are_per_task_and_column():
+    records = [_record("a", 0, 0.9, 0.1), _record("b", 0, 0.5, 0.6)]
+    table = build_table(records)
+    assert _ranks(table, "i2t") == {"a": 1, "b": 2}
+    assert _ranks(table, "t2i") == {"a": 2, "b": 1}
+
+
+def test_significance_keeps_only_significant_marks():
+    # a beats b on every seed by a varying margin; b and c differ by noise
+    a = [0.90, 0.91, 0.92, 0.905]
+    b = [0.80, 0.79, 0.81, 0.80]
+    c = [0.795, 0.80, 0.80, 0.802]
+    records = [
+        _record(m, s, v) for m, vs in (("a", a), ("b", b), ("c", c)) for s, v in enumerate(vs)
+    ]
+    plain = build_table(records)
+    assert _ranks(plain) == {"a": 1, "b": 2, "c": 3}
+    tested = build_table(records, significance=Significance())
+    ranks = _ranks(tested)
+    assert ranks["a"] == 1  # significantly above b
+    assert ranks["b"] is None  # not significantly above c
+    assert ranks["c"] == 3  # last: nothing to beat
+    assert "ttest_rel" in "\n".join(tested.notes())
+
+
+def test_significance_needs_two_paired_seeds():
+    table = build_table([_record("a", 0, 0.9), _record("b", 0, 0.5)], significance=Significance())
+    assert _ranks(table) == {"a": None, "b": 2}
+
+
+def test_mean_and_std_over_seeds():
+    table = build_table([_record("a", s, v) for s, v in enumerate((0.5, 0.7))])
+    cell = table.value(("i2t", "a"), ("synth-mirflickr", 32))
+    assert cell.mean == pytest.approx(0.6) and cell.std == pytest.approx(0.1414213, rel=1e-5)
+    assert cell.n == 2
+
+
+def test_tie_range_shows_bounds_and_requires_them():
+    rec = _record("a", 0, 0.6, **{"map@50:relevant_first": 0.7, "map@50:relevant_last": 0.5})
+    table = build_table([rec], tie_range=True)
+    cell = table.value(("i2t", "a"), ("synth-mirflickr", 32))
+    assert (cell.low, cell.high) == (0.5, 0.7)
+    assert "[0.5000–0.7000]" in to_markdown(table)
+    with pytest.raises(InputError, match="relevant-first"):
+        build_table([_record("a", 0, 0.6, bits=16)], tie_range=True)
+
+
+def test_formats_carry_marks_and_notes():
+    records = [_record("a", 0, 0.9, pair_fused=True), _record("b", 0, 0.8), _record("c", 0, 0.7)]
+    table = build_table(records)
+    md = to_markdown(table)
+    assert "**0.9000**" in md and "*0.8000*" in md and "| 0.7000 |" in md
+    assert "a*" in md and "pair-fused" in md
+    tex = to_latex(table)
+    assert r"\textbf{0.9000}" in tex and r"\underline{0.8000}" in tex
+    assert r"\textit{0.7000}" in tex and "$^*$" in tex
+    tex = to_latex(table, marks=("italic", "bold", "plain"))
+    assert r"\textit{0.9000}" in tex and r"\textbf{0.8000}" in tex
+    with pytest.raises(InputError, match="unknown style"):
+        to_latex(table, marks=("shiny", "bold", "plain"))
+    rows = list(csv.DictReader(io.StringIO(to_csv(table))))
+    assert len(rows) == 6
+    first = next(r for r in rows if r["method"] == "a" and r["task"] == "i2t")
+    assert first["rank"] == "1" and first["pair_fused"] == "1" and float(first["mean"]) == 0.9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=7))
+def test_marks_are_dense_ranks_of_the_means(scores):
+    records = [_record(f"m{i}", 0, v / 20) for i, v in enumerate(scores)]
+    ranks = _ranks(build_table(records))
+    levels = sorted(set(scores), reverse=True)
+    for i, v in enumerate(scores):
+        want = levels.index(v) + 1
+        assert ranks[f"m{i}"] == (want if want <= 3 else None)
+
+
+def test_latex_table_compiles():
+    engine = shutil.which("pdflatex") or shutil.which("lualatex") or shutil.which("xelatex")
+    if engine is None:
+        pytest.skip("no TeX engine installed (pdflatex/lualatex/xelatex): LaTeX not compiled")
+    records = [
+        _record(m, s, v + s / 100, pair_fused=(m == "a"))
+        for m, v in (("a_x", 0.9), ("b", 0.8))
+        for s in range(2)
+    ]
+    body = to_latex(build_table(records, tie_range=False))
+    doc = (
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        + body
+        + "\\end{document}\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "t.tex").write_text(doc)
+        done = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout[-2000:]
