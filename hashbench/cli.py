@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
@@ -9,22 +10,33 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from tabulate import tabulate
 
 from hashbench import __version__
+from hashbench.cli_data import data, dataset_options_kwargs, real_data_options
 from hashbench.data.types import DatasetOptions
 from hashbench.errors import HashbenchError, InputError
+from hashbench.executors import ExecutorSettings
 from hashbench.plugins import create_plugin_manager, describe_plugins
 from hashbench.profile import EnergyModel
 from hashbench.registry import Registry
 from hashbench.report.efficiency import EFFICIENCY_COLUMNS, build_efficiency_rows, model_counts
-from hashbench.report.table import build_table, to_latex, to_markdown, to_rich
+from hashbench.report.table import (
+    Significance,
+    build_table,
+    to_csv,
+    to_latex,
+    to_markdown,
+    to_rich,
+)
 from hashbench.runner.execute import PlannedRun, RunOptions
-from hashbench.runner.grid import GridObserver, GridSpec, dataset_label, run_grid
+from hashbench.runner.grid import GridObserver, GridSpec, dataset_label, grid_status, run_grid
 from hashbench.runner.profiling import fresh_profile, stored_profile
 from hashbench.runner.recompute import recompute
 from hashbench.runner.spec import parse_bits, parse_budget, parse_param_overrides, parse_seeds
+from hashbench.runner.sweep_config import load_sweep
 from hashbench.seeding import resolve_device
 from hashbench.store import ResultStore, RunRecord, default_store_path
 
@@ -139,8 +151,29 @@ class _ProgressObserver(GridObserver):
         self.progress.console.print(f"{self._label(plan)}: {verb}{scores}  [{record.run_id}]")
         self.progress.advance(self.task)
 
+    def run_failed(self, plan: PlannedRun, message: str) -> None:
+        self.progress.console.print(
+            f"[red]{self._label(plan)}: FAILED[/] {message}  "
+            f"[{plan.run_id}] (traceback stored; see `hashbench status`)"
+        )
+        self.progress.advance(self.task)
+
+    def run_elsewhere(self, plan: PlannedRun) -> None:
+        self.progress.console.print(
+            f"{self._label(plan)}: running in another process, left to it  [{plan.run_id}]"
+        )
+        self.progress.advance(self.task)
+
 
 @main.command()
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, param, value: _apply_sweep_file(ctx, value),
+    help="A TOML file of these options (see docs/scheduler.md); options given here win.",
+)
 @click.option("--methods", "-m", required=True, help="Comma-separated method names.")
 @click.option(
     "--dataset", "-d", "datasets", required=True, help="Dataset name(s), comma-separated."
@@ -178,6 +211,16 @@ class _ProgressObserver(GridObserver):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--rerun", is_flag=True, help="Run again even when the store has the result.")
 @click.option("--encode-batch-size", default=4096, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where runs execute: local (this process), process (--workers N local processes), "
+    "ray (a Ray cluster, --address); see `hashbench list executors`.",
+)
+@click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes.")
+@click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@real_data_options
 @click.pass_obj
 def run(
     app: App,
@@ -192,12 +235,20 @@ def run(
     device: str,
     rerun: bool,
     encode_batch_size: int,
+    executor: str,
+    workers: int | None,
+    address: str | None,
+    **data_options,
 ) -> None:
     """Train, encode and evaluate every combination; store the results; print a summary.
+
+    Finished runs are skipped (--rerun forces them); a failing run is recorded with its
+    traceback and the sweep goes on.
 
     \b
     Example:
       hashbench run --methods lsh,cca-itq --dataset synth-mscoco --bits 16,32,64,128
+      hashbench run --config sweep.toml --executor process --workers 2
     """
     method_names, dataset_names = _split(methods), _split(datasets)
     if not method_names or not dataset_names:
@@ -216,7 +267,11 @@ def run(
         registry.method(name)
     for name in dataset_names:
         registry.dataset(name)
+    kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
+    grid = dataclasses.replace(grid, dataset_options=kwargs)
     options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
+    settings = ExecutorSettings(workers=workers, address=address, block=app.block)
+    runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
     with _store(store) as results:  # opened first: an unusable store fails before training
         columns = (
             TextColumn("{task.description}"),
@@ -226,13 +281,120 @@ def run(
         )
         with Progress(*columns, console=stderr, transient=True) as progress:
             outcome = run_grid(
-                grid, registry, results, options, rerun=rerun, observer=_ProgressObserver(progress)
+                grid,
+                registry,
+                results,
+                options,
+                rerun=rerun,
+                observer=_ProgressObserver(progress),
+                stop_on_failure=app.debug,  # --debug: the first failure's traceback
+                executor=runner,
             )
-    stdout.print(to_rich(build_table(outcome.records), title="mAP@50 (djsrh)"))
+    if outcome.records:
+        stdout.print(to_rich(build_table(outcome.records), title="mAP@50 (djsrh)"))
     stderr.print(
-        f"{outcome.executed} run(s) executed, {outcome.skipped} skipped (already stored); "
-        f"store: {results.path}"
+        f"{outcome.executed} run(s) executed, {outcome.skipped} skipped (already stored), "
+        f"{len(outcome.failed)} failed; store: {results.path}"
     )
+    if outcome.elsewhere:
+        stderr.print(
+            f"{len(outcome.elsewhere)} run(s) were in progress in another process sharing the "
+            "store and were left to it; run the same command later to pick up any it did not "
+            "finish."
+        )
+    if outcome.failed:
+        for plan, message in outcome.failed:  # unwrapped: one line per failed run
+            click.echo(f"  failed: {_ProgressObserver._label(plan)}: {message}", err=True)
+        stderr.print(
+            "The other runs are stored. `hashbench status` shows the tracebacks; "
+            "running the same command again retries only what is missing."
+        )
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--methods", "-m", default=None, help="Comma-separated method names.")
+@click.option("--dataset", "-d", "datasets", default=None, help="Dataset name(s).")
+@click.option("--bits", "-b", default="16,32,64,128", show_default=True, help="Code lengths.")
+@click.option("--seeds", "-s", default="0", show_default=True, help="Seeds, comma-separated.")
+@click.option("--budget", default="paper", show_default=True, type=click.Choice(["paper", "quick"]))
+@click.option("--param", "-p", "params", multiple=True, metavar="METHOD.NAME=VALUE")
+@click.option("--scale", default=1.0, show_default=True, type=float)
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Results database.")
+@click.option("--traceback", "show_traceback", is_flag=True, help="Print failed runs' tracebacks.")
+@click.pass_obj
+def status(
+    app: App,
+    methods: str | None,
+    datasets: str | None,
+    bits: str,
+    seeds: str,
+    budget: str,
+    params: tuple[str, ...],
+    scale: float,
+    store: Path | None,
+    show_traceback: bool,
+) -> None:
+    """Done / failed / pending runs: of one grid (same options as `run`), or the whole store.
+
+    \b
+    Example:
+      hashbench status --methods lsh,cca-itq --dataset synth-mscoco --budget quick
+      hashbench status --traceback
+    """
+    path = store or default_store_path()
+    if not Path(path).exists():
+        raise InputError(
+            f"no results store at {path}; run `hashbench run ...` first or pass --store"
+        )
+    with _store(path) as results:
+        if methods or datasets:
+            if not (methods and datasets):
+                raise InputError("status of a grid needs both --methods and --dataset")
+            method_names = _split(methods)
+            grid = GridSpec(
+                methods=method_names,
+                datasets=_split(datasets),
+                bits=parse_bits(_split(bits)),
+                seeds=parse_seeds(_split(seeds)),
+                budget=parse_budget(budget),
+                overrides=parse_param_overrides(params, method_names),
+                scale=scale,
+            )
+            cells = grid_status(grid, app.registry(), results)
+            rows = [
+                (p.spec.method, p.dataset_label, p.spec.bits, p.spec.seed, state, p.run_id)
+                for p, state in cells
+            ]
+            click.echo(
+                tabulate(rows, headers=["method", "dataset", "bits", "seed", "status", "run"])
+            )
+            counts = {k: sum(1 for _, s in cells if s == k) for k in ("done", "failed", "pending")}
+        else:
+            summary = results.status_counts()
+            click.echo(tabulate(summary, headers=["dataset", "method", "done", "failed"]))
+            counts = {
+                "done": sum(r[2] for r in summary),
+                "failed": sum(r[3] for r in summary),
+            }
+        failures = results.failures()
+    click.echo("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    for record in failures:
+        last = record.error.strip().splitlines()[-1] if record.error.strip() else "?"
+        click.echo(
+            f"failed {record.run_id}: {record.method} / {record.dataset} / {record.bits} "
+            f"bits / seed {record.seed}: {last}"
+        )
+        if show_traceback:
+            click.echo(record.error)
+
+
+def _apply_sweep_file(ctx: click.Context, path: Path | None) -> None:
+    """--config: the file's values become the defaults of the command's other options."""
+    if path is None:
+        return
+    names = [p.name for p in ctx.command.params if p.name]
+    ctx.default_map = {**(ctx.default_map or {}), **load_sweep(path, names)}
 
 
 @main.command()
@@ -243,6 +405,24 @@ def run(
 @click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
 @click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+@click.option("--csv", "fmt", flag_value="csv", help="Print CSV (one line per cell).")
+@click.option(
+    "--marks",
+    default="bold,underline,italic",
+    show_default=True,
+    help="LaTeX styles of best,second,third (bold, underline, italic, plain).",
+)
+@click.option(
+    "--significance",
+    is_flag=True,
+    help="Mark only differences to the next method that are significant across seeds "
+    "(paired t-test, p < 0.05).",
+)
+@click.option(
+    "--tie-range",
+    is_flag=True,
+    help="Show each mAP's range over tie orders [relevant last - relevant first].",
+)
 @click.option(
     "--efficiency",
     is_flag=True,
@@ -257,15 +437,21 @@ def table(
     methods: str | None,
     bits: str | None,
     fmt: str | None,
+    marks: str,
+    significance: bool,
+    tie_range: bool,
     efficiency: bool,
     e_mac: float,
     e_ac: float,
 ) -> None:
     """Print stored results: rows task x method, columns dataset x bits (mean over seeds).
 
+    Best, second and third per column and task are marked as in the papers.
+
     \b
     Example:
       hashbench table --latex > table.tex
+      hashbench table --significance --markdown
       hashbench table --efficiency
     """
     path = store or default_store_path()
@@ -298,9 +484,16 @@ def table(
             return
         click.echo(f"% {energy.formula()}" if fmt == "latex" else f"\n{energy.formula()}")
         return
-    comparison = build_table(records, metric)
+    comparison = build_table(
+        records,
+        metric,
+        significance=Significance() if significance else None,
+        tie_range=tie_range,
+    )
     if fmt == "latex":
-        click.echo(to_latex(comparison), nl=False)
+        click.echo(to_latex(comparison, marks=tuple(_split(marks))), nl=False)
+    elif fmt == "csv":
+        click.echo(to_csv(comparison), nl=False)
     elif fmt == "markdown":
         click.echo(to_markdown(comparison))
     else:
@@ -582,11 +775,11 @@ def profile(
 
 
 @main.command(name="list")
-@click.argument("kind", type=click.Choice(["methods", "datasets", "encoders"]))
+@click.argument("kind", type=click.Choice(["methods", "datasets", "encoders", "executors"]))
 @click.argument("pattern", default="*")
 @click.pass_obj
 def list_(app: App, kind: str, pattern: str) -> None:
-    """List registered methods, datasets or encoders with a one-line description.
+    """List registered methods, datasets, encoders or executors with a one-line description.
 
     \b
     Example:
@@ -609,6 +802,12 @@ def list_(app: App, kind: str, pattern: str) -> None:
         for name in registry.list_datasets(pattern):
             stdout.print(
                 f"[bold]{name:16}[/bold] {registry.datasets[name].summary}", highlight=False
+            )
+    elif kind == "executors":
+        for name in registry.list_executors(pattern):
+            stdout.print(
+                f"[bold]{name:14}[/bold] {escape(registry.executors[name].summary)}",
+                highlight=False,
             )
     else:
         for name in registry.list_encoders(pattern):
@@ -634,6 +833,8 @@ def plugins(app: App) -> None:
         out.add_row(info.name, info.distribution, info.version, ", ".join(info.hooks))
     stdout.print(out)
 
+
+main.add_command(data)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,3 +25,7 @@ class PluginError(HashbenchError):
 
 class StoreError(HashbenchError):
     """The results database cannot be opened, read or written."""
+
+
+class RunFailedError(HashbenchError):
+    """A run of a sweep failed in a worker (the message carries its traceback)."""

@@ -28,3 +28,8 @@ def hashbench_register_datasets() -> list:
 @hookspec
 def hashbench_register_encoders() -> list:
     """Return feature encoder specs (`hashbench.EncoderSpec`) this plugin provides."""
+
+
+@hookspec
+def hashbench_register_executors() -> list:
+    """Return executor classes (subclasses of `hashbench.executors.Executor`): where runs go."""

@@ -27,6 +27,7 @@ class Registry:
     methods: dict[str, type[Method]] = field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     encoders: dict[str, EncoderSpec] = field(default_factory=dict)
+    executors: dict[str, type] = field(default_factory=dict)
     provided_by: dict[tuple[str, str], str] = field(default_factory=dict)
     plugin_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -39,6 +40,7 @@ class Registry:
             ("method", pm.hook.hashbench_register_methods, registry._add_method),
             ("dataset", pm.hook.hashbench_register_datasets, registry._add_dataset),
             ("encoder", pm.hook.hashbench_register_encoders, registry._add_encoder),
+            ("executor", pm.hook.hashbench_register_executors, registry._add_executor),
         )
         for kind, hook, add in kinds:
             for impl in hook.get_hookimpls():
@@ -95,6 +97,17 @@ class Registry:
         self._claim("encoder", item.name, plugin, self.encoders)
         self.encoders[item.name] = item
 
+    def _add_executor(self, item: object, plugin: str) -> None:
+        from hashbench.executors import Executor  # the executor core imports this module
+
+        if not (isinstance(item, type) and issubclass(item, Executor)):
+            raise PluginError(
+                f"plugin '{plugin}' registered {item!r} as an executor; "
+                "expected a subclass of hashbench.executors.Executor"
+            )
+        self._claim("executor", item.name, plugin, self.executors)
+        self.executors[item.name] = item
+
     # --- lookups ----------------------------------------------------------------------------
 
     def method(self, name: str) -> type[Method]:
@@ -105,6 +118,9 @@ class Registry:
 
     def encoder(self, name: str) -> EncoderSpec:
         return _lookup("encoder", name, self.encoders)
+
+    def executor(self, name: str) -> type:
+        return _lookup("executor", name, self.executors)
 
     def origin(self, kind: str, name: str) -> dict[str, str | None]:
         """The plugin that registered `name`, and its distribution and version."""
@@ -120,6 +136,9 @@ class Registry:
 
     def list_encoders(self, pattern: str = "*") -> list[str]:
         return sorted(fnmatch.filter(self.encoders, pattern))
+
+    def list_executors(self, pattern: str = "*") -> list[str]:
+        return sorted(fnmatch.filter(self.executors, pattern))
 
 
 def _name_of(item: object) -> str:

@@ -173,7 +173,9 @@ def test_listings(cli):
     assert "precomputed" in cli("list", "encoders").output
     plugins = cli("plugins")
     assert "baselines" in plugins.output and "hashbench_register_methods" in plugins.output
-    assert cli("--block-plugin", "baselines", "list", "methods").output.strip() == ""
+    blocked = cli("--block-plugin", "baselines", "list", "methods").output
+    assert "lsh" not in blocked.split() and "cca-itq" not in blocked.split()
+    assert "process" in cli("list", "executors").output
 
 
 @pytest.mark.parametrize("command", ["run", "table", "list", "plugins"])
@@ -262,3 +264,62 @@ def test_efficiency_table(cli):
     assert "16,416" in result.output and "E = 4.6 pJ" in result.output
     markdown = cli("table", "--efficiency", "--markdown")
     assert "| cca-itq" in markdown.output and "encode items/s" in markdown.output
+
+
+def test_failed_run_is_recorded_and_the_sweep_goes_on(cli, monkeypatch):
+    _with_plugin(monkeypatch, _broken_method("raises", lambda x, b: 1 / 0))
+    result = cli("run", "--methods", "raises,lsh", *SMALL, "--bits", "16,32")
+    assert result.exit_code == 1
+    assert "2 run(s) executed" in result.output and "2 failed" in result.output
+    with ResultStore(default_store_path()) as store:
+        assert sorted(r.bits for r in store.records()) == [16, 32]  # lsh ran after the failures
+        failed = store.failures()
+        assert [(r.method, r.bits, r.status) for r in failed] == [
+            ("raises", 16, "failed"),
+            ("raises", 32, "failed"),
+        ]
+        assert "ZeroDivisionError" in failed[0].error and "Traceback" in failed[0].error
+    status = cli("status", "--methods", "raises,lsh", *SMALL, "--bits", "16,32")
+    assert "2 done, 2 failed, 0 pending" in status.output
+    assert "ZeroDivisionError" in status.output
+    assert "Traceback" in cli("status", "--traceback").output
+    # same command again: the finished runs are skipped, only the failed ones are retried
+    again = cli("run", "--methods", "raises,lsh", *SMALL, "--bits", "16,32")
+    assert "0 run(s) executed, 2 skipped" in again.output and "2 failed" in again.output
+
+
+def test_status_lists_pending_runs(cli):
+    assert cli("run", "--methods", "lsh", *SMALL, "--bits", "16").exit_code == 0
+    status = cli("status", "--methods", "lsh", *SMALL, "--bits", "16,32", "--seeds", "0,1")
+    assert "1 done, 0 failed, 3 pending" in status.output
+    summary = cli("status")
+    assert "synth-mirflickr@0.05" in summary.output and "1 done, 0 failed" in summary.output
+
+
+def test_sweep_described_in_a_toml_file(cli, tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        'methods = ["lsh", "cca-itq"]\ndataset = "synth-mirflickr"\nbits = [16, 32]\n'
+        'budget = "quick"\nscale = 0.05\n\n[params.cca-itq]\nitq_iterations = 7\n'
+    )
+    result = cli("run", "--config", str(config), "--bits", "16")  # the command line wins
+    assert result.exit_code == 0, result.output
+    with ResultStore(default_store_path()) as store:
+        records = store.records()
+    assert sorted((r.method, r.bits, r.budget) for r in records) == [
+        ("cca-itq", 16, "quick"),
+        ("lsh", 16, "quick"),
+    ]
+    assert next(r for r in records if r.method == "cca-itq").params["itq_iterations"] == 7
+
+
+def test_bad_sweep_files(cli, tmp_path):
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('methods = ["lsh"]\ndatset = "synth-mirflickr"\n')
+    result = cli("run", "--config", str(unknown))
+    assert result.exit_code != 0 and "unknown key `datset`" in result.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text("methods = [lsh\n")
+    result = cli("run", "--config", str(broken))
+    assert result.exit_code != 0 and "not valid TOML" in result.output
+    assert "Traceback" not in result.output

@@ -86,11 +86,19 @@ def fingerprint_arrays(arrays: Mapping[str, np.ndarray]) -> str:
 
 @dataclass(frozen=True)
 class DatasetOptions:
-    """Options a dataset loader receives. `scale` shrinks every split (1.0 = the real sizes)."""
+    """Options a dataset loader receives. `scale` shrinks every split (1.0 = the real sizes).
+
+    `seed` also draws the standard split of real data that comes unsplit.
+    """
 
     scale: float = 1.0
     seed: int = 0
     cache_dir: Path | None = None
+    # Real datasets (hashbench.data.real): where files live and how to read them.
+    data_root: Path | None = None
+    trust_pickle: bool = False
+    ucmfh_quirks: bool = False
+    encoder: object | None = None  # an Encoder for datasets that hold raw images and captions
 
 
 @dataclass(frozen=True)

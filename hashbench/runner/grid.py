@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from hashbench.data.types import CrossModalDataset, DatasetOptions
-from hashbench.errors import InputError
+from hashbench.errors import InputError, RunFailedError
+from hashbench.executors import DriverState, Executor, ExecutorSettings, InProcessExecutor, RunTask
 from hashbench.registry import Registry
-from hashbench.runner.execute import PlannedRun, RunOptions, execute_run
+from hashbench.runner.execute import PlannedRun, RunOptions
+from hashbench.runner.lease import LEASE_S, LeaseKeeper
 from hashbench.runner.spec import RunSpec, resolve_params, run_id
-from hashbench.store import ResultStore, RunRecord
+from hashbench.store import ClaimOwner, ResultStore, RunRecord
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class GridSpec:
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scale: float = 1.0
     cache_dir: Path | None = None
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)  # more DatasetOptions
 
     def expand(self) -> list[RunSpec]:
         return [
@@ -51,6 +54,8 @@ class GridObserver:
     def run_started(self, plan: PlannedRun) -> None: ...
     def run_phase(self, plan: PlannedRun, phase: str) -> None: ...
     def run_finished(self, plan: PlannedRun, record: RunRecord, skipped: bool) -> None: ...
+    def run_failed(self, plan: PlannedRun, message: str) -> None: ...
+    def run_elsewhere(self, plan: PlannedRun) -> None: ...
 
 
 @dataclass
@@ -58,6 +63,8 @@ class GridOutcome:
     records: list[RunRecord] = field(default_factory=list)
     executed: int = 0
     skipped: int = 0
+    failed: list[tuple[PlannedRun, str]] = field(default_factory=list)  # (run, one-line error)
+    elsewhere: list[PlannedRun] = field(default_factory=list)  # claimed by another process
 
 
 def dataset_label(name: str, scale: float) -> str:
@@ -93,6 +100,49 @@ def plan_grid(
     return plans
 
 
+def failed_record(plan: PlannedRun, dataset: CrossModalDataset) -> RunRecord:
+    """The store row of a run that raised: its grid cell, parameters and plugin origin."""
+    return RunRecord(
+        run_id=plan.run_id,
+        method=plan.spec.method,
+        dataset=plan.dataset_label,
+        dataset_fingerprint=dataset.fingerprint,
+        bits=plan.spec.bits,
+        seed=plan.spec.seed,
+        budget=plan.spec.budget,
+        params=dict(plan.params),
+        pair_fused=plan.method_cls.info.pair_fused,
+        metrics={},
+        timings={},
+        provenance={"method_plugin": dict(plan.origin)},
+        status="failed",
+    )
+
+
+def grid_status(
+    grid: GridSpec, registry: Registry, store: ResultStore
+) -> list[tuple[PlannedRun, str]]:
+    """Every run of the grid with its status in the store: done, failed or pending."""
+    loaded, _ = load_datasets(grid, registry)
+    plans = plan_grid(grid, registry, loaded)
+    stored = store.statuses([p.run_id for p in plans])
+    return [(plan, stored.get(plan.run_id, "pending")) for plan in plans]
+
+
+def load_datasets(
+    grid: GridSpec, registry: Registry, observer: GridObserver | None = None
+) -> tuple[dict[str, CrossModalDataset], DatasetOptions]:
+    """Load every dataset of the grid (and return the options they were loaded with)."""
+    options = DatasetOptions(scale=grid.scale, cache_dir=grid.cache_dir, **grid.dataset_options)
+    loaded = {}
+    for name in grid.datasets:
+        spec = registry.dataset(name)
+        if observer is not None:
+            observer.dataset_loading(name)
+        loaded[name] = spec.load(options)
+    return loaded, options
+
+
 def run_grid(
     grid: GridSpec,
     registry: Registry,
@@ -101,35 +151,84 @@ def run_grid(
     *,
     rerun: bool = False,
     observer: GridObserver | None = None,
+    stop_on_failure: bool = False,
+    executor: Executor | None = None,
+    lease_s: float = LEASE_S,
 ) -> GridOutcome:
-    """Run every cell not already in the store (all of them with `rerun`)."""
+    """Run every cell not already in the store (all of them with `rerun`) on `executor`.
+
+    Each run is claimed in the store just before it starts, so processes sharing a store never
+    do the same run twice; runs another process holds are left to it. A run that raises is
+    recorded as failed (with its traceback) and the sweep goes on, unless `stop_on_failure`,
+    which raises after recording it.
+    """
     observer = observer or GridObserver()
+    executor = executor or InProcessExecutor(ExecutorSettings())
     for name in grid.methods:
         registry.method(name)  # unknown names fail before any data is loaded
-    specs = {name: registry.dataset(name) for name in grid.datasets}
-    loaded = {}
-    for name, spec in specs.items():
-        observer.dataset_loading(name)
-        loaded[name] = spec.load(DatasetOptions(scale=grid.scale, cache_dir=grid.cache_dir))
+    loaded, dataset_options = load_datasets(grid, registry, observer)
     plans = plan_grid(grid, registry, loaded)
     observer.grid_started(len(plans))
     outcome = GridOutcome()
-    for plan in plans:
-        observer.run_started(plan)
-        if not rerun and store.has_run(plan.run_id):
-            record = store.get(plan.run_id)
-            outcome.skipped += 1
-            outcome.records.append(record)
-            observer.run_finished(plan, record, skipped=True)
-            continue
-        record, arrays = execute_run(
-            plan,
-            loaded[plan.spec.dataset],
-            options,
-            on_phase=lambda phase, p=plan: observer.run_phase(p, phase),
-        )
-        store.save(record, arrays)
-        outcome.executed += 1
+    by_id = {plan.run_id: plan for plan in plans}
+    owner = ClaimOwner.current()
+
+    def skip(plan: PlannedRun) -> None:
+        record = store.get(plan.run_id)
+        outcome.skipped += 1
         outcome.records.append(record)
-        observer.run_finished(plan, record, skipped=False)
+        observer.run_finished(plan, record, skipped=True)
+
+    with LeaseKeeper(store.path, owner, lease_s) as lease:
+
+        def claimed_tasks():  # lazy: each run is claimed when the executor is ready for it
+            for plan in plans:
+                if not rerun and store.has_run(plan.run_id):
+                    skip(plan)
+                    continue
+                state = store.claim(plan.run_id, owner, lease_s, rerun=rerun)
+                if state == "done":  # finished by another process meanwhile
+                    skip(plan)
+                    continue
+                if state == "busy":
+                    outcome.elsewhere.append(plan)
+                    observer.run_elsewhere(plan)
+                    continue
+                lease.add(plan.run_id)
+                observer.run_started(plan)
+                yield RunTask.from_plan(
+                    plan,
+                    loaded[plan.spec.dataset],
+                    dataset_options,
+                    options,
+                    executor.settings.block,
+                )
+
+        driver = DriverState(
+            registry=registry,
+            datasets=loaded,
+            on_phase=lambda task, phase: observer.run_phase(by_id[task.run_id], phase),
+        )
+        try:
+            for result in executor.map(claimed_tasks(), driver):
+                plan = by_id[result.task.run_id]
+                try:
+                    if result.ok:
+                        store.save(result.record, result.arrays)
+                        outcome.executed += 1
+                        outcome.records.append(result.record)
+                        observer.run_finished(plan, result.record, skipped=False)
+                        continue
+                    store.save_failure(failed_record(plan, loaded[plan.spec.dataset]), result.error)
+                    outcome.failed.append((plan, result.message))
+                    observer.run_failed(plan, result.message)
+                    if stop_on_failure:
+                        if result.exception is not None:
+                            raise result.exception
+                        raise RunFailedError(f"run {plan.run_id} failed:\n{result.error}")
+                finally:
+                    store.release(plan.run_id, owner)
+                    lease.remove(plan.run_id)
+        finally:
+            executor.close()
     return outcome

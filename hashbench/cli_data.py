@@ -1,0 +1,205 @@
+"""`hashbench data ...` commands and the real-data options `hashbench run` shares with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from hashbench.data.real import DATA_ENV, REAL_DATASETS, check_real, data_root
+from hashbench.data.types import DatasetOptions
+from hashbench.errors import InputError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def real_data_options(command):
+    """Add --data-root, --trust-pickle, --ucmfh-quirks, --encoder and the CLIP options."""
+    options = [
+        click.option(
+            "--data-root",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            help=f"Folder of real datasets (mirflickr, nuswide, mscoco) [default: ${DATA_ENV}].",
+        ),
+        click.option(
+            "--trust-pickle",
+            is_flag=True,
+            help="Allow loading UCMFH .pkl files (a pickle runs code stored in it). "
+            "Also HASHBENCH_TRUST_PICKLE=1.",
+        ),
+        click.option(
+            "--ucmfh-quirks",
+            is_flag=True,
+            help="Reproduce UCMFH's released code: cut every split to a multiple of 128 rows "
+            "(4992 train, 1920 queries).",
+        ),
+        click.option(
+            "--encoder",
+            default=None,
+            metavar="NAME",
+            help="Encode raw images and captions with this encoder (e.g. clip).",
+        ),
+        click.option(
+            "--clip-model",
+            default="ViT-B-32",
+            show_default=True,
+            help="open_clip model name, or local-dir:FOLDER.",
+        ),
+        click.option(
+            "--clip-checkpoint",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Local CLIP weights (.safetensors or a torch state dict); never downloaded.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_encoder(
+    registry: Any,
+    encoder: str | None,
+    clip_model: str,
+    clip_checkpoint: Path | None,
+    device: Any = "auto",
+) -> object | None:
+    """The encoder object a dataset loader gets, or None for features stored in the files."""
+    if encoder in (None, "", "precomputed"):
+        if clip_checkpoint is not None:
+            raise InputError("--clip-checkpoint needs --encoder clip")
+        return None
+    spec = registry.encoder(encoder)
+    if encoder == "clip":
+        return spec.create(model=clip_model, checkpoint=clip_checkpoint, device=device)
+    return spec.create()
+
+
+def dataset_options_kwargs(
+    registry: Any,
+    *,
+    data_root: Path | None,
+    trust_pickle: bool,
+    ucmfh_quirks: bool,
+    encoder: str | None,
+    clip_model: str,
+    clip_checkpoint: Path | None,
+    device: Any = "auto",
+) -> dict[str, Any]:
+    """Keyword arguments of `DatasetOptions` from the shared CLI options."""
+    return {
+        "data_root": data_root,
+        "trust_pickle": trust_pickle,
+        "ucmfh_quirks": ucmfh_quirks,
+        "encoder": build_encoder(registry, encoder, clip_model, clip_checkpoint, device),
+    }
+
+
+def _real_name(name: str) -> str:
+    if name not in REAL_DATASETS:
+        valid = ", ".join(REAL_DATASETS)
+        raise InputError(f"'{name}' is not a real dataset name; valid: {valid}")
+    return name
+
+
+@click.group(name="data")
+def data() -> None:
+    """Real datasets: check files under a data root, or prepare them from raw images.
+
+    \b
+    Example:
+      hashbench data check mirflickr --data-root ~/data
+      hashbench data prepare mscoco --images val2017 --captions captions_val2017.json \\
+          --labels instances_val2017.json --encoder clip --clip-checkpoint vit-b-32.safetensors
+    """
+
+
+@data.command()
+@click.argument("name")
+@real_data_options
+@click.option("--device", default="auto", show_default=True, help="Encoder device.")
+@click.pass_obj
+def check(app, name: str, device: str, **options) -> None:
+    """Validate a real dataset's files and print a summary (non-zero exit on errors)."""
+    kwargs = dataset_options_kwargs(app.registry(), device=device, **options)
+    report = check_real(_real_name(name), DatasetOptions(**kwargs))
+    for line in report.lines:
+        out.print(line)
+    for warning in report.warnings:
+        out.print(f"warning: {warning}")
+    out.print(f"{name}: OK" + (f" ({len(report.warnings)} warning(s))" if report.warnings else ""))
+
+
+@data.command()
+@click.argument("name")
+@click.option(
+    "--images", required=True, type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option(
+    "--captions",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="COCO captions JSON, a folder of MIRFlickr tags<N>.txt, or '<image key> <text>' lines.",
+)
+@click.option(
+    "--labels",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="COCO instances JSON, a folder of <label>.txt files, or '<image key> 0 1 ...' lines.",
+)
+@real_data_options
+@click.option("--num-query", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--num-train", default=5000, show_default=True, type=click.IntRange(1))
+@click.option("--overwrite", is_flag=True, help="Replace an existing prepared dataset.")
+@click.option("--device", default="auto", show_default=True, help="Encoder device.")
+@click.pass_obj
+def prepare(
+    app,
+    name: str,
+    images: Path,
+    captions: Path,
+    labels: Path,
+    num_query: int,
+    num_train: int,
+    overwrite: bool,
+    device: str,
+    **options,
+) -> None:
+    """Build NAME under the data root from raw images, captions/tags and labels.
+
+    Writes the generic layout (hashbench.json, items.jsonl, data.npz). With --encoder clip the
+    CLIP features are computed now and stored; without it, pass --encoder clip to `run`.
+    """
+    from hashbench.data.prepare import prepare as prepare_dataset
+
+    root = data_root(DatasetOptions(data_root=options["data_root"]))
+    if root is None:
+        raise InputError(f"pass --data-root DIR or set {DATA_ENV}: where to write the dataset")
+    encoder = build_encoder(
+        app.registry(),
+        options["encoder"],
+        options["clip_model"],
+        options["clip_checkpoint"],
+        device,
+    )
+    result = prepare_dataset(
+        _real_name(name),
+        root,
+        images,
+        captions,
+        labels,
+        encoder=encoder,
+        num_query=num_query,
+        num_train=num_train,
+        overwrite=overwrite,
+    )
+    out.print(
+        f"wrote {result.directory}: {result.items:,} items, {result.num_labels} labels"
+        f"{', CLIP features stored' if result.encoded else ' (raw: run with --encoder clip)'}; "
+        f"dropped {result.dropped_no_text} without text, {result.dropped_no_label} without labels"
+    )
+    out.print(f"next: hashbench data check {name} --data-root {root}")
