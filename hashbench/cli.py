@@ -23,6 +23,8 @@ from hashbench.plugins import create_plugin_manager, describe_plugins
 from hashbench.profile import EnergyModel
 from hashbench.registry import Registry
 from hashbench.report.efficiency import EFFICIENCY_COLUMNS, build_efficiency_rows, model_counts
+from hashbench.report.plots import plot_curves, plot_metric_vs_bits
+from hashbench.report.reference import load_reference
 from hashbench.report.table import (
     Significance,
     build_table,
@@ -424,6 +426,17 @@ def _apply_sweep_file(ctx: click.Context, path: Path | None) -> None:
     help="Show each mAP's range over tie orders [relevant last - relevant first].",
 )
 @click.option(
+    "--reference",
+    is_flag=True,
+    help="Add the papers' reported numbers (results/reference/) as rows, real datasets only.",
+)
+@click.option(
+    "--reference-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of reference CSV files [default: results/reference].",
+)
+@click.option(
     "--efficiency",
     is_flag=True,
     help="Show params, MACs, SOPs, energy, train time and encode throughput instead.",
@@ -440,6 +453,8 @@ def table(
     marks: str,
     significance: bool,
     tie_range: bool,
+    reference: bool,
+    reference_dir: Path | None,
     efficiency: bool,
     e_mac: float,
     e_ac: float,
@@ -489,6 +504,7 @@ def table(
         metric,
         significance=Significance() if significance else None,
         tie_range=tie_range,
+        reference=load_reference(reference_dir) if reference else (),
     )
     if fmt == "latex":
         click.echo(to_latex(comparison, marks=tuple(_split(marks))), nl=False)
@@ -498,6 +514,53 @@ def table(
         click.echo(to_markdown(comparison))
     else:
         stdout.print(to_rich(comparison))
+
+
+@main.command()
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Results database.")
+@click.option("--metric", default="map@50", show_default=True, help="Stored metric vs bits.")
+@click.option("--datasets", default=None, help="Only these datasets (comma-separated).")
+@click.option("--methods", default=None, help="Only these methods (comma-separated).")
+@click.option("--bits", "curve_bits", type=int, default=None, help="Code length of the curves.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the figures [default: plots/ beside the store].",
+)
+def plot(
+    store: Path | None,
+    metric: str,
+    datasets: str | None,
+    methods: str | None,
+    curve_bits: int | None,
+    out: Path | None,
+) -> None:
+    """Draw the metric vs code length, P@K curves and PR curves (PNG and PDF).
+
+    \b
+    Example:
+      hashbench plot --datasets synth-mirflickr
+      hashbench plot --metric map@all --bits 64 --out figures/
+    """
+    path = store or default_store_path()
+    if not Path(path).exists():
+        raise InputError(
+            f"no results store at {path}; run `hashbench run ...` first or pass --store"
+        )
+    with _store(path) as results:
+        records = results.records(
+            dataset=_split(datasets) if datasets else None,
+            method=_split(methods) if methods else None,
+        )
+    if not records:
+        raise InputError(f"no finished runs match in {path}")
+    out_dir = out or Path(path).parent / "plots"
+    written = plot_metric_vs_bits(records, metric, out_dir) + plot_curves(
+        records, curve_bits, out_dir
+    )
+    for file in written:
+        click.echo(str(file))
 
 
 @main.command(name="eval")

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from hashbench.report.table import (
     to_latex,
     to_markdown,
 )
-from hashbench.store import RunRecord
+from hashbench.store import ResultStore, RunRecord, default_store_path
 
 
 def _record(
@@ -169,3 +170,107 @@ def test_latex_table_compiles():
             timeout=120,
         )
         assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_cli_latex_marks_match_the_stored_numbers(cli):
+    args = (
+        "--methods",
+        "lsh,cca-itq",
+        "--dataset",
+        "synth-mirflickr",
+        "--scale",
+        "0.05",
+        "--bits",
+        "16,32",
+        "--seeds",
+        "0,1",
+        "--budget",
+        "quick",
+    )
+    assert cli("run", *args).exit_code == 0
+    latex = cli("table", "--latex").output
+    with ResultStore(default_store_path()) as store:
+        records = store.records()
+    assert len(records) == 8
+    for task in ("i2t", "t2i"):
+        for bits in (16, 32):
+            means = {
+                m: np.mean(
+                    [r.metrics[task]["map@50"] for r in records if r.method == m and r.bits == bits]
+                )
+                for m in ("lsh", "cca-itq")
+            }
+            best = max(means, key=means.get)
+            worst = min(means, key=means.get)
+            assert rf"\textbf{{{means[best]:.4f}" in latex
+            assert rf"\underline{{{means[worst]:.4f}" in latex
+
+
+def test_reference_rows_only_beside_real_datasets(cli, tmp_path):
+    def record(dataset: str) -> RunRecord:
+        return RunRecord(
+            run_id=f"r-{dataset}",
+            method="lsh",
+            dataset=dataset,
+            dataset_fingerprint="f",
+            bits=32,
+            seed=0,
+            budget="paper",
+            params={},
+            pair_fused=False,
+            metrics={"i2t": {"map@50": 0.5}, "t2i": {"map@50": 0.6}},
+            timings={},
+            provenance={},
+        )
+
+    arrays = {"codes.query.image": np.zeros((1, 4), np.uint8)}
+    with ResultStore(default_store_path()) as store:
+        store.save(record("mirflickr"), arrays)
+        store.save(record("synth-mirflickr"), arrays)
+    out = cli("table", "--markdown", "--reference").output
+    ucmfh_row = next(
+        line
+        for line in out.splitlines()
+        if line.startswith("| Image -> Text | UCMFH† (ucmfh_2023_table3)")
+    )
+    cells = [c.strip() for c in ucmfh_row.strip("|").split("|")]
+    assert cells[2] == "0.9530" and cells[3] == "-"  # mirflickr 32 bits as reported; synth: none
+    assert "not ranked" in out and "**0.5000**" in out
+    no_ref = cli("table", "--markdown", "--datasets", "synth-mirflickr", "--reference").output
+    assert "†" not in no_ref
+    bad = tmp_path / "ref"
+    bad.mkdir()
+    (bad / "x.csv").write_text(
+        "task,method,venue,dataset,bits,metric,value\ni2t,A,B,mirflickr,x,map@50,1\n"
+    )
+    result = cli("table", "--reference", "--reference-dir", str(bad))
+    assert result.exit_code != 0 and "bad row 2" in result.output
+
+
+def test_plots_are_written(cli, tmp_path):
+    args = (
+        "--methods",
+        "lsh,cca-itq",
+        "--dataset",
+        "synth-mirflickr",
+        "--scale",
+        "0.05",
+        "--bits",
+        "16,32",
+        "--budget",
+        "quick",
+    )
+    assert cli("run", *args).exit_code == 0
+    result = cli("plot", "--out", str(tmp_path / "plots"))
+    assert result.exit_code == 0, result.output
+    files = sorted(Path(line) for line in result.output.split())
+    names = {f.name for f in files}
+    assert {
+        "map_50_vs_bits_synth-mirflickr_0.05.png",
+        "pk_synth-mirflickr_0.05_32.pdf",
+        "pr_synth-mirflickr_0.05_32.png",
+    } <= names
+    for f in files:
+        head = f.read_bytes()[:8]
+        assert head.startswith(b"%PDF") if f.suffix == ".pdf" else head.startswith(b"\x89PNG")
+    assert cli("plot", "--bits", "8").exit_code != 0

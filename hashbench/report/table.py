@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hashbench.errors import InputError
+from hashbench.report.reference import REAL_DATASETS, ReferenceValue
 from hashbench.store import RunRecord
 
 TASK_NAMES = {"i2t": "Image -> Text", "t2i": "Text -> Image"}
@@ -80,9 +81,16 @@ class ComparisonTable:
 
     significance: Significance | None = None
     tie_range: bool = False
+    reference_sources: tuple[str, ...] = ()  # papers whose reported numbers are rows here
 
     def notes(self) -> list[str]:
         notes = [PAIR_FUSED_NOTE] if self.pair_fused else []
+        if self.reference_sources:
+            notes.append(
+                "† reported: numbers published in "
+                + ", ".join(self.reference_sources)
+                + " (results/reference/), not run by hashbench; not ranked."
+            )
         if self.tie_range:
             notes.append(
                 "[low, high]: the same metric with relevant items last / first inside groups of "
@@ -100,6 +108,7 @@ def build_table(
     significance: Significance | None = None,
     tie_range: bool = False,
     digits: int = 4,
+    reference: Iterable[ReferenceValue] = (),
 ) -> ComparisonTable:
     """Aggregate finished runs into a table of `metric` (a key of the stored metrics).
 
@@ -151,15 +160,26 @@ def build_table(
             high=statistics.fmean(p[1] for p in pairs) if pairs else None,
         )
     _assign_marks(cells, digits, significance)
+    sources = []
+    for ref in reference:  # real datasets only: never beside synthetic results
+        column = (ref.dataset, ref.bits)
+        if ref.metric != metric or ref.dataset not in REAL_DATASETS or column not in columns:
+            continue
+        row = (ref.task, f"{ref.method}† ({ref.source})")
+        cells[(row, column)] = Cell(mean=ref.value, std=None, n=0)
+        rows.add(row)
+        if ref.source not in sources:
+            sources.append(ref.source)
     task_order = {task: i for i, task in enumerate(TASK_NAMES)}
     return ComparisonTable(
         metric=metric,
         columns=sorted(columns),
-        rows=sorted(rows, key=lambda r: (task_order.get(r[0], 99), r[0], r[1])),
+        rows=sorted(rows, key=lambda r: (task_order.get(r[0], 99), r[0], "†" in r[1], r[1])),
         cells=cells,
         pair_fused=pair_fused,
         significance=significance,
         tie_range=tie_range,
+        reference_sources=tuple(sources),
     )
 
 
