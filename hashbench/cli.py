@@ -150,6 +150,8 @@ class _ProgressObserver(GridObserver):
         verb = "skipped (in store)" if skipped else f"done in {record.timings['total_s']:.1f}s"
         i2t, t2i = (record.metrics.get(t, {}).get("map@50") for t in ("i2t", "t2i"))
         scores = f"  I2T {i2t:.4f}  T2I {t2i:.4f}" if i2t is not None and t2i is not None else ""
+        uni = record.metrics.get("unimodal", {}).get("map@50")
+        scores += f"  unimodal {uni:.4f}" if uni is not None else ""
         self.progress.console.print(f"{self._label(plan)}: {verb}{scores}  [{record.run_id}]")
         self.progress.advance(self.task)
 
@@ -344,11 +346,7 @@ def status(
       hashbench status --methods lsh,cca-itq --dataset synth-mscoco --budget quick
       hashbench status --traceback
     """
-    path = store or default_store_path()
-    if not Path(path).exists():
-        raise InputError(
-            f"no results store at {path}; run `hashbench run ...` first or pass --store"
-        )
+    path = _existing_store_path(store)
     with _store(path) as results:
         if methods or datasets:
             if not (methods and datasets):
@@ -389,6 +387,16 @@ def status(
         )
         if show_traceback:
             click.echo(record.error)
+
+
+def _existing_store_path(store: Path | None) -> Path:
+    """The store to read: --store or the default; it must exist."""
+    path = Path(store or default_store_path())
+    if not path.exists():
+        raise InputError(
+            f"no results store at {path}; run `hashbench run ...` first or pass --store"
+        )
+    return path
 
 
 def _apply_sweep_file(ctx: click.Context, path: Path | None) -> None:
@@ -469,11 +477,7 @@ def table(
       hashbench table --significance --markdown
       hashbench table --efficiency
     """
-    path = store or default_store_path()
-    if not Path(path).exists():
-        raise InputError(
-            f"no results store at {path}; run `hashbench run ...` first or pass --store"
-        )
+    path = _existing_store_path(store)
     with _store(path) as results:
         records = results.records(
             dataset=_split(datasets) if datasets else None,
@@ -543,11 +547,7 @@ def plot(
       hashbench plot --datasets synth-mirflickr
       hashbench plot --metric map@all --bits 64 --out figures/
     """
-    path = store or default_store_path()
-    if not Path(path).exists():
-        raise InputError(
-            f"no results store at {path}; run `hashbench run ...` first or pass --store"
-        )
+    path = _existing_store_path(store)
     with _store(path) as results:
         records = results.records(
             dataset=_split(datasets) if datasets else None,
