@@ -37,7 +37,7 @@ from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.grid import GridObserver, GridSpec, dataset_label, grid_status, run_grid
 from hashbench.runner.profiling import fresh_profile, stored_profile
 from hashbench.runner.recompute import recompute
-from hashbench.runner.spec import parse_bits, parse_budget, parse_param_overrides, parse_seeds
+from hashbench.runner.spec import parse_bits, parse_budgets, parse_param_overrides, parse_seeds
 from hashbench.runner.sweep_config import load_sweep
 from hashbench.seeding import resolve_device
 from hashbench.store import ResultStore, RunRecord, default_store_path
@@ -188,8 +188,7 @@ class _ProgressObserver(GridObserver):
     "--budget",
     default="paper",
     show_default=True,
-    type=click.Choice(["paper", "quick"]),
-    help="paper: the papers' schedules; quick: short.",
+    help="paper: the papers' schedules; quick: short; quick,paper: both.",
 )
 @click.option(
     "--param",
@@ -262,7 +261,7 @@ def run(
         datasets=dataset_names,
         bits=parse_bits(_split(bits)),
         seeds=parse_seeds(_split(seeds)),
-        budget=parse_budget(budget),
+        budgets=parse_budgets(_split(budget)),
         overrides=parse_param_overrides(params, method_names),
         scale=scale,
     )
@@ -321,7 +320,7 @@ def run(
 @click.option("--dataset", "-d", "datasets", default=None, help="Dataset name(s).")
 @click.option("--bits", "-b", default="16,32,64,128", show_default=True, help="Code lengths.")
 @click.option("--seeds", "-s", default="0", show_default=True, help="Seeds, comma-separated.")
-@click.option("--budget", default="paper", show_default=True, type=click.Choice(["paper", "quick"]))
+@click.option("--budget", default="paper", show_default=True, help="paper, quick or both.")
 @click.option("--param", "-p", "params", multiple=True, metavar="METHOD.NAME=VALUE")
 @click.option("--scale", default=1.0, show_default=True, type=float)
 @click.option("--store", type=click.Path(path_type=Path), default=None, help="Results database.")
@@ -357,7 +356,7 @@ def status(
                 datasets=_split(datasets),
                 bits=parse_bits(_split(bits)),
                 seeds=parse_seeds(_split(seeds)),
-                budget=parse_budget(budget),
+                budgets=parse_budgets(_split(budget)),
                 overrides=parse_param_overrides(params, method_names),
                 scale=scale,
             )
@@ -413,6 +412,7 @@ def _apply_sweep_file(ctx: click.Context, path: Path | None) -> None:
 @click.option("--datasets", default=None, help="Only these datasets (comma-separated).")
 @click.option("--methods", default=None, help="Only these methods (comma-separated).")
 @click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
+@click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
 @click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV (one line per cell).")
@@ -457,6 +457,7 @@ def table(
     datasets: str | None,
     methods: str | None,
     bits: str | None,
+    budget: str | None,
     fmt: str | None,
     marks: str,
     significance: bool,
@@ -483,6 +484,7 @@ def table(
             dataset=_split(datasets) if datasets else None,
             method=_split(methods) if methods else None,
             bits=parse_bits(_split(bits)) if bits else None,
+            budget=parse_budgets(_split(budget)) if budget else None,
         )
     if not records:
         raise InputError(f"no finished runs match in {path}")

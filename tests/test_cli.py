@@ -323,3 +323,15 @@ def test_bad_sweep_files(cli, tmp_path):
     result = cli("run", "--config", str(broken))
     assert result.exit_code != 0 and "not valid TOML" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_sweep_over_two_budgets_keeps_them_apart(cli):
+    args = ("--methods", "lsh", "--dataset", "synth-mirflickr", "--scale", "0.05", "--bits", "16")
+    result = cli("run", *args, "--budget", "quick,paper")
+    assert result.exit_code == 0, result.output
+    assert "2 run(s) executed" in result.output
+    table = cli("table", "--markdown").output
+    assert "lsh (quick)" in table and "lsh (paper)" in table
+    only = cli("table", "--markdown", "--budget", "quick").output
+    assert "| lsh |" in only and "(paper)" not in only
+    assert cli("run", *args, "--budget", "fast").exit_code != 0

@@ -21,7 +21,7 @@ from hashbench.errors import InputError
 from hashbench.report.reference import REAL_DATASETS, ReferenceValue
 from hashbench.store import RunRecord
 
-TASK_NAMES = {"i2t": "Image -> Text", "t2i": "Text -> Image"}
+TASK_NAMES = {"i2t": "Image -> Text", "t2i": "Text -> Image", "unimodal": "Unimodal"}
 PAIR_FUSED_NOTE = (
     "* pair-fused: a query's code was computed with its paired item of the other modality "
     "(the published protocol of these methods; a real single-modality query lacks it)."
@@ -119,13 +119,16 @@ def build_table(
     bounds: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
     columns, rows, pair_fused = set(), set(), set()
     available: set[str] = set()
+    records = list(records)
+    several_budgets = len({r.budget for r in records}) > 1  # then each budget is its own row
     for record in records:
         column = (record.dataset, record.bits)
+        method = f"{record.method} ({record.budget})" if several_budgets else record.method
         for task, values in record.metrics.items():
             available.update(k for k, v in values.items() if isinstance(v, int | float))
             if metric not in values:
                 continue
-            row = (task, record.method)
+            row = (task, method)
             samples[(row, column)][record.seed] = float(values[metric])
             first, last = (
                 values.get(f"{metric}:relevant_first"),
@@ -136,7 +139,7 @@ def build_table(
             columns.add(column)
             rows.add(row)
             if record.pair_fused:
-                pair_fused.add(record.method)
+                pair_fused.add(method)
     if available and not samples:
         raise InputError(
             f"--metric '{metric}' is not stored with these runs; stored metrics: "

@@ -26,7 +26,7 @@ class GridSpec:
     datasets: Sequence[str]
     bits: Sequence[int]
     seeds: Sequence[int] = (0,)
-    budget: str = "paper"
+    budgets: Sequence[str] = ("paper",)
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scale: float = 1.0
     cache_dir: Path | None = None
@@ -39,10 +39,12 @@ class GridSpec:
                 dataset=d,
                 bits=b,
                 seed=s,
-                budget=self.budget,
+                budget=budget,
                 overrides=dict(self.overrides.get(m, {})),
             )
-            for d, m, b, s in itertools.product(self.datasets, self.methods, self.bits, self.seeds)
+            for budget, d, m, b, s in itertools.product(
+                self.budgets, self.datasets, self.methods, self.bits, self.seeds
+            )
         ]
 
 

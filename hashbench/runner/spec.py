@@ -66,6 +66,14 @@ def parse_budget(budget: str) -> str:
     return budget
 
 
+def parse_budgets(values: list[str]) -> list[str]:
+    """--budget quick,paper: every budget of the sweep, each one checked."""
+    budgets = [parse_budget(v) for v in values]
+    if not budgets:
+        raise InputError(f"--budget needs at least one of {', '.join(BUDGETS)}")
+    return list(dict.fromkeys(budgets))
+
+
 def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
