@@ -7,7 +7,8 @@ validation of the codes it gets back, evaluation and storage.
 
 What a method sees:
 - in `fit`: the training split's features of every modality, and the training labels only when
-  `info.supervision == "supervised"`. Never the query or retrieval split.
+  `info.supervision == "supervised"`. Never the query or retrieval split. On a unimodal dataset
+  (task "unimodal": one modality, e.g. "events" or "image") there is a single modality.
 - in `encode`: a batch of features of the modality being encoded. A method declared
   `pair_fused=True` also receives the paired item's other modality (the published protocol of
   UCMFH-like methods); every result of such a method is flagged pair-fused in the store.
@@ -81,6 +82,9 @@ class MethodContext:
     device: torch.device
     seed: int
     feature_dims: Mapping[str, int] = field(default_factory=dict)
+    # Per-item shape of each modality's (flattened) features where the dataset declares one,
+    # e.g. {"events": (T, 2, H, W)} on a unimodal event dataset; empty otherwise.
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 class Method(ABC):
@@ -89,12 +93,17 @@ class Method(ABC):
     Subclasses set `info`, `default_params` and optionally `dataset_params` (overrides per
     dataset protocol: "mirflickr", "nuswide", "mscoco") and `budget_params` (overrides per
     budget: "paper", "quick"), then implement `fit` and `encode`.
+
+    `test_params` (optional) are overrides that make the conformance checks of
+    `hashbench.testing` fast (e.g. one epoch of a deep model). They only ever apply there: no
+    budget and no stored result uses them.
     """
 
     info: ClassVar[MethodInfo]
     default_params: ClassVar[Mapping[str, Any]] = {}
     dataset_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     budget_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    test_params: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
@@ -124,8 +133,9 @@ class Method(ABC):
         """The trained model that encodes queries, for the efficiency profiler (optional).
 
         Its `forward(image, text)` runs one batch of image-text pairs through the whole inference
-        model (both modalities' paths) and may return anything. Return None if the method has no
-        torch model; then only time and memory are profiled.
+        model (both modalities' paths) and may return anything. On a unimodal dataset it is
+        called as `forward(x)` with one batch of the dataset's single modality. Return None if
+        the method has no torch model; then only time and memory are profiled.
         """
         return None
 

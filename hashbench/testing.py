@@ -9,6 +9,10 @@
 The checks run the method through the real harness on a tiny generated dataset: it trains,
 encodes every split, returns valid codes (right shape, only -1/+1) and the same seed gives the
 same codes. hashbench's own test suite runs them over every registered method.
+
+The checks test the contract, not the quality of a method, so they apply the method's
+`test_params` (e.g. `{"epochs": 1}` for a deep model) on top of the quick budget; `overrides`
+passed to `check_method_conformance` take precedence over both.
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ def tiny_dataset(seed: int = 0) -> CrossModalDataset:
     """A small synth-mirflickr (about 1,000 retrieval items, 100 queries, 250 training pairs)."""
     config = replace(SYNTHETIC_CONFIGS["synth-mirflickr"], name="synth-tiny")
     return generate(config, seed=seed, scale=0.05)
+
+
+def tiny_unimodal_dataset(seed: int = 0) -> CrossModalDataset:
+    """A small synth-events (unimodal; 8 classes x (20 retrieval, 4 queries, 8 training))."""
+    from hashbench.data import events  # here: keeps the cross-modal import path unchanged
+
+    config = replace(events.EVENTS_CONFIGS["synth-events"], name="synth-events-tiny")
+    return events.generate(config, seed=seed, scale=0.08)
 
 
 def _plan(
@@ -72,15 +84,33 @@ def run_tiny(
 def check_method_conformance(
     method_cls: type[Method], bits: int = 16, overrides: dict | None = None
 ) -> None:
-    """Raise AssertionError (or the harness's PluginError) if the method breaks the contract."""
-    dataset = tiny_dataset()
+    """Raise AssertionError (or the harness's PluginError) if the method breaks the contract.
+
+    The run uses the quick budget with the method's `test_params`, then `overrides`, applied.
+    A method is checked on a tiny dataset of every task it declares ("cross-modal": a tiny
+    synth-mirflickr; "unimodal": a tiny synth-events).
+    """
+    overrides = {**method_cls.test_params, **(overrides or {})}
+    if "unimodal" in method_cls.info.tasks:
+        _check_on(method_cls, bits, overrides, tiny_unimodal_dataset(), ("unimodal",))
+    if "cross-modal" in method_cls.info.tasks:
+        _check_on(method_cls, bits, overrides, tiny_dataset(), ("i2t", "t2i"))
+
+
+def _check_on(
+    method_cls: type[Method],
+    bits: int,
+    overrides: dict,
+    dataset: CrossModalDataset,
+    tasks: tuple[str, ...],
+) -> None:
     record, arrays = run_tiny(method_cls, bits=bits, seed=0, overrides=overrides, dataset=dataset)
     sizes = {"query": len(dataset.query), "retrieval": len(dataset.retrieval)}
     for split, n in sizes.items():
         for modality in dataset.modalities:
             packed = arrays[f"codes.{split}.{modality}"]
             assert packed.shape == (n, (bits + 7) // 8), f"{split} {modality}: wrong code shape"
-    for task in ("i2t", "t2i"):
+    for task in tasks:
         value = record.metrics[task]["map@50"]
         assert 0.0 <= value <= 1.0, f"{task} mAP@50 out of range: {value}"
     profile = record.profile

@@ -51,7 +51,9 @@ class LinearHashModel(torch.nn.Module):
                 layer.bias.copy_(torch.from_numpy(-(mean @ matrix)))
             self.maps[modality] = layer
 
-    def forward(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor, text: torch.Tensor | None = None) -> object:
+        if text is None:  # unimodal: one input, the single modality's map
+            return next(iter(self.maps.values()))(image)
         return self.maps["image"](image), self.maps["text"](text)
 
 
@@ -66,6 +68,7 @@ class LSH(Method):
         display_name="LSH",
         reference="Charikar, STOC 2002 (random-hyperplane hashing)",
         summary="random hyperplanes on mean-centred features (data-independent)",
+        tasks=("cross-modal", "unimodal"),  # unimodal: hyperplanes on the flattened input
     )
 
     def fit(self, train: TrainData) -> None:

@@ -13,6 +13,15 @@ from hashbench.testing import check_method_conformance, run_tiny
 REGISTRY = Registry.from_plugin_manager(create_plugin_manager())
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small models on a shared 2-core machine: one thread avoids OpenMP contention stalls."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("name", REGISTRY.list_methods())
 def test_method_conforms(name):
     check_method_conformance(REGISTRY.method(name))
@@ -67,3 +76,21 @@ def test_supervised_methods_get_training_labels_only():
     run_tiny(Supervised)
     (fit_call,) = [s for s in Supervised.seen if s[0] == "fit"]
     assert fit_call[1] is not None and fit_call[1].shape[0] == 250
+
+
+def test_conformance_applies_test_params_then_overrides():
+    class Quick(_Spy):
+        info = hashbench.MethodInfo(name="quick", display_name="Q", reference="t", summary="q")
+        default_params = {"epochs": 100, "width": 8}
+        test_params = {"epochs": 1}
+        used: list = []
+
+        def fit(self, train):
+            type(self).used.append(dict(self.params))
+
+    check_method_conformance(Quick)
+    assert Quick.used[0] == {"epochs": 1, "width": 8}
+    Quick.used = []
+    check_method_conformance(Quick, overrides={"width": 4})
+    assert Quick.used[0] == {"epochs": 1, "width": 4}
+    assert Quick.resolve_params("mirflickr", "quick")["epochs"] == 100  # never a budget

@@ -346,3 +346,69 @@ def test_query_items_inside_the_retrieval_set_is_an_error(cli, tmp_path):
     result = cli("data", "check", "mirflickr", "--data-root", str(tmp_path))
     assert result.exit_code != 0
     assert "1 query item(s) also appear in the retrieval set (first: query row 4)" in result.output
+
+
+def test_prepare_reads_coco_json_mirflickr_tags_and_label_folders(tmp_path):
+    """The raw caption / tag / label formats of `hashbench data prepare`, one by one."""
+    from hashbench.data.prepare import ImageIndex, read_captions, read_labels
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for n in (1, 2, 3):
+        (images / f"COCO_val2014_00000000000{n}.jpg").write_bytes(b"\xff\xd8")  # content unused
+    index = ImageIndex(images)
+    coco = {
+        "images": [{"id": n, "file_name": f"COCO_val2014_00000000000{n}.jpg"} for n in (1, 2, 3)],
+        "annotations": [
+            {"image_id": 1, "caption": "a dog "},
+            {"image_id": 1, "caption": "on grass"},
+            {"image_id": 3, "caption": "a cat"},
+            {"image_id": 9, "caption": "no such image"},
+        ],
+    }
+    (tmp_path / "captions.json").write_text(json.dumps(coco))
+    texts = read_captions(tmp_path / "captions.json", index)
+    assert {p.name[-5:]: t for p, t in texts.items()} == {
+        "1.jpg": "a dog on grass",
+        "3.jpg": "a cat",
+    }
+    instances = {
+        "images": coco["images"],
+        "categories": [{"id": 18, "name": "dog"}, {"id": 17, "name": "cat"}],
+        "annotations": [
+            {"image_id": 1, "category_id": 18},
+            {"image_id": 3, "category_id": 17},
+            {"image_id": 3, "category_id": 18},
+        ],
+    }
+    (tmp_path / "instances.json").write_text(json.dumps(instances))
+    labels, names = read_labels(tmp_path / "instances.json", index)
+    assert names == ["cat", "dog"]  # columns in category-id order
+    assert {p.name[-5:]: c for p, c in labels.items()} == {"1.jpg": {1}, "3.jpg": {0, 1}}
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"annotations": []}))
+    with pytest.raises(InputError, match="missing key 'images'"):
+        read_captions(broken, index)
+
+    # MIRFlickr: tags<N>.txt for im<N>.jpg; label folder: one <label>.txt of image numbers each
+    mir = tmp_path / "mir"
+    mir.mkdir()
+    for n in (1, 2):
+        (mir / f"im{n}.jpg").write_bytes(b"\xff\xd8")
+    tags = tmp_path / "tags"
+    tags.mkdir()
+    (tags / "tags1.txt").write_text("sky\nsea\n")
+    (tags / "tags2.txt").write_text("tree\n")
+    mindex = ImageIndex(mir)
+    assert {p.name: t for p, t in read_captions(tags, mindex).items()} == {
+        "im1.jpg": "sky sea",
+        "im2.jpg": "tree",
+    }
+    annotations = tmp_path / "annotations"
+    annotations.mkdir()
+    (annotations / "sea.txt").write_text("1\n")
+    (annotations / "sea_r1.txt").write_text("1\n")  # the "relevant" variant is not a label
+    (annotations / "tree.txt").write_text("2\n1\n")
+    labels, names = read_labels(annotations, mindex)
+    assert names == ["sea", "tree"]
+    assert {p.name: c for p, c in labels.items()} == {"im1.jpg": {0, 1}, "im2.jpg": {1}}

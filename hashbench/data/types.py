@@ -56,6 +56,11 @@ class CrossModalDataset:
     fingerprint: str
     synthetic: bool = False
     meta: Mapping[str, object] = field(default_factory=dict)
+    # "cross-modal" (paired modalities) or "unimodal" (one modality; query and retrieval in it).
+    # A unimodal dataset's `meta` may declare "retrieval_depth" (the R of mAP@R),
+    # "input_shapes" ({modality: per-item shape of the flattened features}) and
+    # "label_groups" ({name: [label indices]}: subsets also evaluated on their own).
+    task: str = "cross-modal"
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -69,7 +74,23 @@ class CrossModalDataset:
     def num_labels(self) -> int:
         return int(self.train.labels.shape[1])
 
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-item shape of each modality's features before flattening (declared in meta)."""
+        shapes: Mapping = self.meta.get("input_shapes") or {}  # type: ignore[assignment]
+        return {m: tuple(int(d) for d in shape) for m, shape in shapes.items()}
+
+    @property
+    def retrieval_depth(self) -> int | None:
+        """The R of the dataset's mAP@R protocol, when it declares one."""
+        depth = self.meta.get("retrieval_depth")
+        return int(depth) if depth is not None else None  # type: ignore[arg-type]
+
     def check(self) -> None:
+        if self.task == "unimodal" and len(self.modalities) != 1:
+            raise InputError(
+                f"dataset {self.name!r} is unimodal but has modalities {self.modalities}"
+            )
         for split_name in ("train", "query", "retrieval"):
             getattr(self, split_name).check(f"dataset {self.name!r}, {split_name} split")
 

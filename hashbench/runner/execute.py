@@ -28,6 +28,8 @@ from hashbench.store import RunRecord
 
 # Cross-modal tasks: (name, query modality, database modality).
 CROSS_MODAL_TASKS = (("i2t", "image", "text"), ("t2i", "text", "image"))
+# The task key of a unimodal dataset (query and database from its single modality).
+UNIMODAL_TASK = "unimodal"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,43 @@ def encode_split(
     return np.concatenate(out) if out else np.zeros((0, method.bits), np.int8)
 
 
+def evaluate_unimodal(
+    query_codes: np.ndarray, db_codes: np.ndarray, dataset: CrossModalDataset, top_k: int
+) -> dict:
+    """The standard metric set at the dataset's retrieval depth R (mAP@R etc.), plus mAP@top_k.
+
+    With the dataset's declared `label_groups` (e.g. temporally mirrored class pairs), each
+    group is also evaluated on its own (queries and database items of the group's labels only)
+    and stored under "groups": {name: {"map@R": ..., "map@all": ...}}.
+    """
+    depth = dataset.retrieval_depth or top_k
+    q_labels, db_labels = dataset.query.labels, dataset.retrieval.labels
+    result = metrics.evaluate(query_codes, db_codes, q_labels, db_labels, k=depth)
+    if depth != top_k:  # the suite's default table metric (mAP@50) is there for every task
+        extra = metrics.evaluate(query_codes, db_codes, q_labels, db_labels, k=top_k)
+        result.update({k: v for k, v in extra.items() if k.startswith(f"map@{top_k}")})
+    groups = dataset.meta.get("label_groups") or {}
+    if groups:
+        result["groups"] = {}
+    for name, label_ids in groups.items():  # type: ignore[union-attr]
+        ids = list(label_ids)
+        q_in = q_labels[:, ids].any(1)
+        db_in = db_labels[:, ids].any(1)
+        if not q_in.any() or not db_in.any():
+            continue
+        k = min(depth, int(db_in.sum()))
+        sub = metrics.evaluate(
+            query_codes[q_in], db_codes[db_in], q_labels[q_in], db_labels[db_in], k=k
+        )
+        result["groups"][name] = {
+            "labels": ids,
+            f"map@{depth}": sub[f"map@{k}"],
+            "map@all": sub["map@all"],
+            "queries": int(q_in.sum()),
+        }
+    return result
+
+
 def execute_run(
     plan: PlannedRun,
     dataset: CrossModalDataset,
@@ -110,8 +149,8 @@ def execute_run(
 ) -> tuple[RunRecord, dict[str, np.ndarray]]:
     """Train and evaluate one planned run; return its record and the arrays to store."""
     info = plan.method_cls.info
-    if "cross-modal" not in info.tasks:
-        raise InputError(f"method '{info.name}' does not support cross-modal retrieval")
+    if dataset.task not in info.tasks:
+        raise InputError(f"method '{info.name}' does not support {dataset.task} retrieval")
     with ResourceMeter(options.device) as meter:
         record, arrays = _train_encode_evaluate(plan, dataset, options, on_phase)
     record.profile["run"] = {
@@ -138,6 +177,7 @@ def _train_encode_evaluate(
         device=options.device,
         seed=spec.seed,
         feature_dims=dataset.feature_dims,
+        input_shapes=dataset.input_shapes,
     )
     method = _guard(info.name, "construction", lambda: method_cls(context))
 
@@ -177,7 +217,7 @@ def _train_encode_evaluate(
     profile: dict = {}
     if options.profile:
         on_phase("profile")
-        profile = profile_method(method, dataset.query, options.device)
+        profile = profile_method(method, dataset.query, options.device, task=dataset.task)
     profile["run"] = {
         "train_s": timings["train_s"],
         "encoded_items": encoded,
@@ -187,15 +227,24 @@ def _train_encode_evaluate(
 
     on_phase("evaluate")
     results = {}
-    for task, q_mod, db_mod in CROSS_MODAL_TASKS:
+    tasks = CROSS_MODAL_TASKS
+    if dataset.task == UNIMODAL_TASK:
+        (modality,) = dataset.modalities
+        tasks = ((UNIMODAL_TASK, modality, modality),)
+    for task, q_mod, db_mod in tasks:
         t0 = time.perf_counter()
-        results[task] = metrics.evaluate(
-            codes[f"query.{q_mod}"],
-            codes[f"retrieval.{db_mod}"],
-            dataset.query.labels,
-            dataset.retrieval.labels,
-            k=options.top_k,
-        )
+        if task == UNIMODAL_TASK:
+            results[task] = evaluate_unimodal(
+                codes[f"query.{q_mod}"], codes[f"retrieval.{db_mod}"], dataset, options.top_k
+            )
+        else:
+            results[task] = metrics.evaluate(
+                codes[f"query.{q_mod}"],
+                codes[f"retrieval.{db_mod}"],
+                dataset.query.labels,
+                dataset.retrieval.labels,
+                k=options.top_k,
+            )
         timings[f"evaluate_{task}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 

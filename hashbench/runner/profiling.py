@@ -24,12 +24,26 @@ from hashbench.store import ResultStore
 
 
 def profile_inputs(split: Split, device: torch.device, items: int = DEFAULT_ITEMS):
-    """The first `items` pairs of a split (the query set, by convention) as device tensors."""
+    """The first `items` pairs of a split (the query set, by convention) as device tensors.
+
+    A unimodal split (one modality) gives its one modality twice (see `_OneInput`).
+    """
     n = min(items, len(split))
+    modalities = ("image", "text") if len(split.features) > 1 else tuple(split.features) * 2
     return tuple(
-        torch.from_numpy(np.ascontiguousarray(split.features[m][:n])).to(device)
-        for m in ("image", "text")
+        torch.from_numpy(np.ascontiguousarray(split.features[m][:n])).to(device) for m in modalities
     )
+
+
+class _OneInput(torch.nn.Module):
+    """Lets the (image, text) profiler call a unimodal inference model as `model(x)`."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, _same: torch.Tensor) -> object:
+        return self.model(x)
 
 
 def profile_method(
@@ -39,8 +53,11 @@ def profile_method(
     *,
     energy: EnergyModel = DEFAULT_ENERGY,
     items: int = DEFAULT_ITEMS,
+    task: str = "cross-modal",
 ) -> dict[str, Any]:
     """Counts and inference timing of a fitted method's inference model, as plain data.
+
+    On a unimodal task the model is called as `model(x)`; op and energy figures are per item.
 
     A method without a torch model gets no counts. A failure of the profiler is recorded in
     the profile (key "error") rather than failing a run whose codes are fine.
@@ -53,6 +70,8 @@ def profile_method(
         return {"model": None, "inference": None}
     try:
         model = model.to(device)
+        if task == "unimodal":
+            model = _OneInput(model)
         image, text = profile_inputs(query, device, items)
         counts = profile_model(model, image, text, energy=energy, bits=method.bits)
         timing = benchmark_inference(model, image, text, repeats=5, warmup=1)
@@ -102,7 +121,12 @@ def fresh_profile(
     seed_everything(seed)
     params = method_cls.resolve_params(dataset.protocol, "quick")
     context = MethodContext(
-        bits=bits, params=params, device=device, seed=seed, feature_dims=dataset.feature_dims
+        bits=bits,
+        params=params,
+        device=device,
+        seed=seed,
+        feature_dims=dataset.feature_dims,
+        input_shapes=dataset.input_shapes,
     )
     method = method_cls(context)
     n = min(fit_items, len(dataset.train))
@@ -121,6 +145,6 @@ def fresh_profile(
             num_labels=dataset.num_labels,
         )
     )
-    profile = profile_method(method, dataset.query, device, energy=energy)
+    profile = profile_method(method, dataset.query, device, energy=energy, task=dataset.task)
     source = f"fitted on {n} training pairs, quick budget (not a trained result)"
     return ProfileReport(method_cls.info.name, dataset.name, bits, source, profile)

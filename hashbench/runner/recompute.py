@@ -8,7 +8,7 @@ import numpy as np
 
 from hashbench import metrics
 from hashbench.codes import unpack_codes
-from hashbench.runner.execute import CROSS_MODAL_TASKS
+from hashbench.runner.execute import CROSS_MODAL_TASKS, UNIMODAL_TASK
 from hashbench.store import ResultStore, RunRecord
 
 
@@ -23,6 +23,10 @@ def stored_task_inputs(
         return np.unpackbits(arrays[f"labels.{split}"], axis=1, count=num_labels)
 
     query_labels, db_labels = labels("query"), labels("retrieval")
+    tasks = CROSS_MODAL_TASKS
+    if UNIMODAL_TASK in record.metrics:  # one modality: codes.query.<m>, codes.retrieval.<m>
+        (modality,) = [k.split(".")[2] for k in arrays if k.startswith("codes.query.")]
+        tasks = ((UNIMODAL_TASK, modality, modality),)
     return {
         task: (
             unpack_codes(arrays[f"codes.query.{q_mod}"], bits),
@@ -30,7 +34,7 @@ def stored_task_inputs(
             query_labels,
             db_labels,
         )
-        for task, q_mod, db_mod in CROSS_MODAL_TASKS
+        for task, q_mod, db_mod in tasks
     }
 
 
