@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hashbench import MethodContext
+from hashbench.profile import count_parameters
+
 MODALITIES = ("image", "text")
 
 
@@ -58,6 +61,13 @@ def check_modalities(features: Mapping[str, torch.Tensor], method: str) -> None:
     missing = [m for m in MODALITIES if m not in features]
     if missing:
         raise ValueError(f"{method} needs 'image' and 'text' features; missing {missing}")
+
+
+def feature_dims(context: MethodContext, method: str) -> dict[str, int]:
+    """Feature width per modality (CLIP's 512 when the context does not say)."""
+    dims = dict(context.feature_dims) or {m: 512 for m in MODALITIES}
+    check_modalities(dims, method)
+    return {m: int(dims[m]) for m in MODALITIES}
 
 
 def batch_indices(
@@ -196,5 +206,6 @@ def make_adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam
         return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
-def count_parameters(*modules: nn.Module) -> int:
-    return sum(p.numel() for m in modules for p in m.parameters())
+def parameter_total(*modules: nn.Module) -> int:
+    """Parameters of several modules together, counted by the profiler's own counter."""
+    return count_parameters(nn.ModuleList(modules)).total

@@ -54,9 +54,10 @@ from ._crossmodal_common import (
     batch_indices,
     check_modalities,
     cosine_matrix,
-    count_parameters,
     epochs_to_run,
+    feature_dims,
     make_adam,
+    parameter_total,
     to_codes,
 )
 
@@ -208,9 +209,8 @@ class CIRHLike(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
-        dims = dict(context.feature_dims) or {"image": 512, "text": 512}
-        check_modalities(dims, self.info.name)
-        d_img, d_txt = int(dims["image"]), int(dims["text"])
+        dims = feature_dims(context, self.info.name)
+        d_img, d_txt = dims["image"], dims["text"]
         self.stage1 = CollaboratedGraphNet(d_img, d_txt, self.bits, int(p["hidden"]))
         self.stage1.to(self.device)
         dropout, init_std = float(p["hash_dropout"]), float(p["hash_init_std"])
@@ -227,7 +227,7 @@ class CIRHLike(Method):
         self.loss_history: dict[str, list[float]] = {}
 
     def num_parameters(self) -> int:
-        return count_parameters(self.stage1, self.hash_nets)
+        return parameter_total(self.stage1, self.hash_nets)
 
     def fit(self, train: TrainData) -> None:
         check_modalities(train.features, self.info.name)

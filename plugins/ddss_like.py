@@ -59,10 +59,11 @@ from ._crossmodal_common import (
     batch_indices,
     check_modalities,
     cosine_matrix,
-    count_parameters,
     epochs_to_run,
+    feature_dims,
     make_adam,
     nt_xent,
+    parameter_total,
     to_codes,
 )
 
@@ -199,9 +200,7 @@ class DDSSLike(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
-        dims = dict(context.feature_dims) or {"image": 512, "text": 512}
-        check_modalities(dims, self.info.name)
-        self.dims = {"image": int(dims["image"]), "text": int(dims["text"])}
+        self.dims = feature_dims(context, self.info.name)
         self.fusion = FusionTransformer(
             d_model=self.dims["image"] + self.dims["text"],
             nhead=int(p["nhead"]),
@@ -227,7 +226,7 @@ class DDSSLike(Method):
         self.head_lr_history: list[float] = []
 
     def num_parameters(self) -> int:
-        return count_parameters(self.fusion, self.graph_layers, self.heads)
+        return parameter_total(self.fusion, self.graph_layers, self.heads)
 
     def _branches(
         self, x_img: torch.Tensor, x_txt: torch.Tensor, agg: Mapping[str, torch.Tensor]

@@ -93,20 +93,20 @@ import hashbench
 from hashbench import Method, MethodContext, MethodInfo, TrainData
 
 from ._crossmodal_common import (
+    MODALITIES,
     LossLog,
     batch_indices,
     check_modalities,
-    count_parameters,
     epochs_to_run,
+    feature_dims,
     nt_xent,
+    parameter_total,
 )
 
 REFERENCE = (
     "Zhang, Zhao, Nie, Wang, 2026 (SpikeHash: Learning Binary Codes with Spiking Neural "
     "Networks for Cross-Modal Hashing Retrieval), arXiv preprint; inferred design, no public code"
 )
-
-MODALITIES = ("image", "text")
 
 
 def default_time_steps(bits: int) -> int:
@@ -313,9 +313,7 @@ class SpikeHash(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
-        dims = dict(context.feature_dims) or {"image": 512, "text": 512}
-        check_modalities(dims, self.info.name)
-        self.dims = {m: int(dims[m]) for m in MODALITIES}
+        self.dims = feature_dims(context, self.info.name)
         steps = p["time_steps"]
         self.time_steps = default_time_steps(self.bits) if steps is None else int(steps)
         if self.time_steps < 1:
@@ -327,7 +325,7 @@ class SpikeHash(Method):
         self.loss_history: dict[str, list[float]] = {}
 
     def num_parameters(self) -> int:
-        return count_parameters(self.net)
+        return parameter_total(self.net)
 
     def _losses(self, out, x_img: torch.Tensor, x_txt: torch.Tensor):
         p = self.params

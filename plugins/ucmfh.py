@@ -50,10 +50,11 @@ from ._crossmodal_common import (
     LossLog,
     batch_indices,
     check_modalities,
-    count_parameters,
     epochs_to_run,
+    feature_dims,
     make_adam,
     nt_xent,
+    parameter_total,
     to_codes,
 )
 
@@ -154,9 +155,7 @@ class UCMFH(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
-        dims = dict(context.feature_dims) or {"image": 512, "text": 512}
-        check_modalities(dims, self.info.name)
-        self.dims = {"image": int(dims["image"]), "text": int(dims["text"])}
+        self.dims = feature_dims(context, self.info.name)
         self.fusion = FusionTransformer(
             d_model=self.dims["image"] + self.dims["text"],
             nhead=int(p["nhead"]),
@@ -178,7 +177,7 @@ class UCMFH(Method):
         self.head_lr_history: list[float] = []
 
     def num_parameters(self) -> int:
-        return count_parameters(self.fusion, self.heads)
+        return parameter_total(self.fusion, self.heads)
 
     def _halves(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.dims["image"]
