@@ -74,27 +74,28 @@ def run_tiny(
     seed: int = 0,
     overrides: dict | None = None,
     dataset: CrossModalDataset | None = None,
+    device: str = "cpu",
 ):
     """Run `method_cls` through the harness on the tiny dataset; return (record, arrays)."""
     dataset = dataset or tiny_dataset()
-    options = RunOptions(device=torch.device("cpu"), encode_batch_size=512)
+    options = RunOptions(device=torch.device(device), encode_batch_size=512)
     return execute_run(_plan(method_cls, dataset, bits, seed, overrides), dataset, options)
 
 
 def check_method_conformance(
-    method_cls: type[Method], bits: int = 16, overrides: dict | None = None
+    method_cls: type[Method], bits: int = 16, overrides: dict | None = None, device: str = "cpu"
 ) -> None:
     """Raise AssertionError (or the harness's PluginError) if the method breaks the contract.
 
     The run uses the quick budget with the method's `test_params`, then `overrides`, applied.
     A method is checked on a tiny dataset of every task it declares ("cross-modal": a tiny
-    synth-mirflickr; "unimodal": a tiny synth-events).
+    synth-mirflickr; "unimodal": a tiny synth-events), training and encoding on `device`.
     """
     overrides = {**method_cls.test_params, **(overrides or {})}
     if "unimodal" in method_cls.info.tasks:
-        _check_on(method_cls, bits, overrides, tiny_unimodal_dataset(), ("unimodal",))
+        _check_on(method_cls, bits, overrides, tiny_unimodal_dataset(), ("unimodal",), device)
     if "cross-modal" in method_cls.info.tasks:
-        _check_on(method_cls, bits, overrides, tiny_dataset(), ("i2t", "t2i"))
+        _check_on(method_cls, bits, overrides, tiny_dataset(), ("i2t", "t2i"), device)
 
 
 def _check_on(
@@ -103,8 +104,11 @@ def _check_on(
     overrides: dict,
     dataset: CrossModalDataset,
     tasks: tuple[str, ...],
+    device: str,
 ) -> None:
-    record, arrays = run_tiny(method_cls, bits=bits, seed=0, overrides=overrides, dataset=dataset)
+    record, arrays = run_tiny(
+        method_cls, bits=bits, seed=0, overrides=overrides, dataset=dataset, device=device
+    )
     sizes = {"query": len(dataset.query), "retrieval": len(dataset.retrieval)}
     for split, n in sizes.items():
         for modality in dataset.modalities:
@@ -121,6 +125,8 @@ def _check_on(
         assert (
             profile["model"]["ops"]["macs_per_item"] + profile["model"]["ops"]["sops_per_item"] > 0
         )
-    _, again = run_tiny(method_cls, bits=bits, seed=0, overrides=overrides, dataset=dataset)
+    _, again = run_tiny(
+        method_cls, bits=bits, seed=0, overrides=overrides, dataset=dataset, device=device
+    )
     for key, value in arrays.items():
         assert np.array_equal(value, again[key]), f"same seed gave different {key}"

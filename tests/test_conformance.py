@@ -27,6 +27,14 @@ def test_method_conforms(name):
     check_method_conformance(REGISTRY.method(name))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", REGISTRY.list_methods())
+def test_method_conforms_on_cuda(name):
+    """Every method trains and encodes on a GPU: no device is hard-coded (the harness moves
+    the data; the method puts its modules on its context's device)."""
+    check_method_conformance(REGISTRY.method(name), device="cuda")
+
+
 class _Spy(hashbench.Method):
     """Records what the harness shows it."""
 

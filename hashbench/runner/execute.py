@@ -23,7 +23,7 @@ from hashbench.methods import Method, MethodContext, TrainData
 from hashbench.profile import ResourceMeter, code_bytes_per_item, throughput
 from hashbench.runner.profiling import profile_method
 from hashbench.runner.spec import RunSpec
-from hashbench.seeding import seed_everything
+from hashbench.seeding import deterministic_torch, seed_everything
 from hashbench.store import RunRecord
 
 # Cross-modal tasks: (name, query modality, database modality).
@@ -151,7 +151,7 @@ def execute_run(
     info = plan.method_cls.info
     if dataset.task not in info.tasks:
         raise InputError(f"method '{info.name}' does not support {dataset.task} retrieval")
-    with ResourceMeter(options.device) as meter:
+    with ResourceMeter(options.device) as meter, deterministic_torch():
         record, arrays = _train_encode_evaluate(plan, dataset, options, on_phase)
     record.profile["run"] = {
         **record.profile.get("run", {}),
