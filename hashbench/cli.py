@@ -203,7 +203,8 @@ class _ProgressObserver(GridObserver):
     default=1.0,
     show_default=True,
     type=float,
-    help="Shrink synthetic datasets (0 < scale <= 1), e.g. 0.1 for a fast trial.",
+    help="Shrink a dataset (0 < scale <= 1), e.g. 0.1 for a fast trial: synthetic ones, and "
+    "the protocol split of cifar10 and the DVS datasets.",
 )
 @click.option(
     "--store",

@@ -23,7 +23,8 @@ def real_data_options(command):
             "--data-root",
             type=click.Path(path_type=Path, file_okay=False),
             default=None,
-            help=f"Folder of real datasets (mirflickr, nuswide, mscoco) [default: ${DATA_ENV}].",
+            help="Folder of real datasets (mirflickr, nuswide, mscoco, cifar10, dvs128-gesture, "
+            f"cifar10-dvs) [default: ${DATA_ENV}].",
         ),
         click.option(
             "--trust-pickle",
@@ -106,6 +107,28 @@ def _real_name(name: str) -> str:
     return name
 
 
+def _real_unimodal(registry: Any) -> list[str]:
+    """Registered unimodal datasets read from files (cifar10, dvs128-gesture, ...)."""
+    return [
+        name
+        for name in registry.list_datasets()
+        if registry.datasets[name].task == "unimodal" and not registry.datasets[name].synthetic
+    ]
+
+
+def _check_report(registry: Any, name: str, options: DatasetOptions):
+    """check_real for the cross-modal real datasets; check_unimodal for the unimodal ones."""
+    if name in REAL_DATASETS:
+        return check_real(name, options)
+    unimodal = _real_unimodal(registry)
+    if name not in unimodal:
+        valid = ", ".join([*REAL_DATASETS, *unimodal])
+        raise InputError(f"'{name}' is not a real dataset name; valid: {valid}")
+    from hashbench.data.unimodal_common import check_unimodal
+
+    return check_unimodal(name, registry.dataset(name).load(options))
+
+
 @click.group(name="data")
 def data() -> None:
     """Real datasets: check files under a data root, or prepare them from raw images.
@@ -113,6 +136,7 @@ def data() -> None:
     \b
     Example:
       hashbench data check mirflickr --data-root ~/data
+      hashbench data check cifar10 --data-root ~/data
       hashbench data prepare mscoco --images val2017 --captions captions_val2017.json \\
           --labels instances_val2017.json --encoder clip --clip-checkpoint vit-b-32.safetensors
     """
@@ -122,11 +146,19 @@ def data() -> None:
 @click.argument("name")
 @real_data_options
 @click.option("--device", default="auto", show_default=True, help="Encoder device.")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Check the split `run --scale` would use (cifar10 and the DVS datasets).",
+)
 @click.pass_obj
-def check(app, name: str, device: str, **options) -> None:
+def check(app, name: str, device: str, scale: float, **options) -> None:
     """Validate a real dataset's files and print a summary (non-zero exit on errors)."""
-    kwargs = dataset_options_kwargs(app.registry(), device=device, **options)
-    report = check_real(_real_name(name), DatasetOptions(**kwargs))
+    registry = app.registry()
+    kwargs = dataset_options_kwargs(registry, device=device, **options)
+    report = _check_report(registry, name, DatasetOptions(scale=scale, **kwargs))
     for line in report.lines:
         out.print(line)
     for warning in report.warnings:
