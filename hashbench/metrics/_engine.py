@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 
 from hashbench.metrics._inputs import Problem
-from hashbench.metrics._kernels import level_histogram, rank_walk
+from hashbench.metrics._kernels import scan_row
 from hashbench.metrics._labels import LabelIndex, n_levels
 
 # faiss IndexBinaryFlat keeps a heap of size K per query: beyond this the scan pass is cheaper.
@@ -164,9 +164,11 @@ class _Pass:
         collapse = out.hist is not None and out.hist.shape[1] != n_lev
         pattern = self.labels.compact_inverse
         dist = np.empty(self.rows * nd, dtype=np.int32)
+        # 2 * distance + relevant per item, uint16 where it fits: the walk reads half the bytes
+        packed = np.empty(nd, dtype=np.uint16 if 2 * self.p.bits + 1 <= 0xFFFF else np.int32)
         hist_buf = np.empty((n_lev, self.p.bits + 1), dtype=np.int32)
         mark = np.empty(nd, dtype=np.uint8)
-        by_t = np.empty(nd + 1, dtype=np.int64)
+        by_t = np.empty(nd + 1, dtype=np.int32 if nd < 2**31 - 1 else np.int64)
         none = np.empty(0, dtype=np.int64)
         walk = full or self.k_eff > 0
         lut = [-1, None]  # (query label set, its level against every database label set)
@@ -180,27 +182,28 @@ class _Pass:
                     lut[1] = self.labels.pattern_levels(qi, kind).astype(np.uint8)
                 own = int(qi) if self.p.exclude_self else -1
                 hist = hist_buf if out.hist is None or collapse else out.hist[qi]
-                level_histogram(dist_rows[r], lut[1], pattern, own, hist)
+                ap = scan_row(
+                    dist_rows[r],
+                    lut[1],
+                    pattern,
+                    own,
+                    hist,
+                    packed,
+                    out.counts[qi] if out.counts is not None else none,
+                    mark,
+                    by_t,
+                    out.topk[qi] if out.topk is not None else none,
+                    out.head[qi] if out.head is not None else none,
+                    self.cut_ks,
+                    out.cuts[qi] if out.cuts is not None else none,
+                    walk,
+                    full,
+                )
                 if collapse:
                     out.hist[qi, 0] = hist[0]
                     out.hist[qi, 1] = hist[1:].sum(axis=0)
-                if out.counts is not None:
-                    out.counts[qi] = hist.sum(axis=1)
-                if walk:
-                    ap = rank_walk(
-                        dist_rows[r],
-                        own,
-                        hist,
-                        mark,
-                        by_t,
-                        out.topk[qi] if out.topk is not None else none,
-                        out.head[qi] if out.head is not None else none,
-                        self.cut_ks,
-                        out.cuts[qi] if out.cuts is not None else none,
-                        full,
-                    )
-                    if out.ap_all is not None:
-                        out.ap_all[qi] = ap
+                if out.ap_all is not None:
+                    out.ap_all[qi] = ap
 
         return work
 

@@ -5,7 +5,8 @@ one query to every database item, two linear passes give everything exactly, wit
 
 1. a histogram of (relevance level, distance): per-distance counts of all and of relevant
    items, hence the start of every distance bucket in the ranking (the same pass packs each
-   item's relevance into its distance entry, so the second pass reads one array);
+   item's distance and relevance into one small integer, so the second pass reads one compact
+   array);
 2. a walk in index order with one running counter per bucket: item j at distance d has rank
    start[d] + (items of bucket d seen so far). Marking the relevant ranks, then one scan of
    the marks, yields the top K, the ranks of the first m relevant items, AP over the whole
@@ -21,19 +22,22 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def level_histogram(row, lut, pattern, own, hist):  # pragma: no cover - compiled
-    """hist[level, distance] <- counts over the row, item `own` (or none if -1) left out.
+def level_histogram(row, lut, pattern, own, hist, packed):  # pragma: no cover - compiled
+    """hist[level, distance] += counts over the row, item `own` (or none if -1) left out.
 
-    Item j's relevance level is lut[pattern[j]]: pattern is its label set's id. The row is
-    rewritten in place as 2 * distance + relevant, which is what `rank_walk` reads.
+    Item j's relevance level is lut[pattern[j]]: pattern is its label set's id. packed[j] <-
+    2 * distance + relevant, which is what `rank_walk` reads (uint16 where it fits: half the
+    bytes of the distance row, so the second pass reads less).
     """
-    hist[:, :] = 0
+    n_dist = hist.shape[1]
+    flat = hist.reshape(-1)
     for j in range(row.shape[0]):
-        level = lut[pattern[j]]
-        d = row[j]
-        if j != own:
-            hist[level, d] += 1
-        row[j] = 2 * d + (level != 0)
+        lev = np.intp(lut[pattern[j]])
+        d = np.intp(row[j])
+        flat[lev * n_dist + d] += 1
+        packed[j] = 2 * d + (lev != 0)
+    if own >= 0:  # one correction after the loop keeps the loop free of a branch
+        flat[np.intp(lut[pattern[own]]) * n_dist + np.intp(row[own])] -= 1
 
 
 @njit(nogil=True, cache=True)
@@ -42,9 +46,9 @@ def rank_walk(  # pragma: no cover - compiled
 ):
     """Second pass over one row (after `level_histogram`); returns AP over the full ranking.
 
-    row: (n,) int32 2 * distance + relevant, as `level_histogram` left it;
+    row: (n,) 2 * distance + relevant, as `level_histogram` packed it;
     own: index left out of the ranking, or -1; hist: (levels, bits + 1) from the first pass;
-    mark: (n,) uint8 and by_t: (n + 1,) int64 scratch.
+    mark: (n,) uint8 and by_t: (n + 1,) int32 scratch.
     topk: (K,) <- database indices of the index-tie top K (K = 0: not asked).
     head: (m,) <- 1-based ranks of the first m relevant items, within the top K unless `full`
     (entries stay as they were, i.e. 0, when there are fewer). With `full` the walk covers the
@@ -98,3 +102,21 @@ def _mean_precision(by_t, n_rel):  # pragma: no cover - compiled
     for t in range(n_rel):
         ap += (t + 1) / by_t[t]
     return ap / n_rel if n_rel > 0 else 0.0
+
+
+@njit(nogil=True, cache=True)
+def scan_row(  # pragma: no cover - compiled
+    row, lut, pattern, own, hist, packed, counts, mark, by_t, topk, head, cut_ks, cuts, walk, full
+):
+    """Both passes over one distance row in one call (one dispatch per query, not several).
+
+    hist <- the level histogram; counts (levels,) <- items per level when it is not empty;
+    with `walk`, `rank_walk` then fills topk, head and cuts and its AP is returned (else 0.0).
+    """
+    hist[:, :] = 0
+    level_histogram(row, lut, pattern, own, hist, packed)
+    for level in range(counts.shape[0]):
+        counts[level] = hist[level].sum()
+    if not walk:
+        return 0.0
+    return rank_walk(packed, own, hist, mark, by_t, topk, head, cut_ks, cuts, full)
