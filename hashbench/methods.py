@@ -148,3 +148,15 @@ class Method(ABC):
         `inputs[modality]` holds the batch's features; a pair-fused method also finds the
         paired items' other modality in `inputs`.
         """
+
+    def encode_pairs(
+        self, inputs: Mapping[str, torch.Tensor]
+    ) -> Mapping[str, torch.Tensor | np.ndarray] | None:
+        """Optional, pair-fused methods only: codes of every modality of a batch of pairs.
+
+        A pair-fused network usually computes both modalities' codes in one pass over a pair;
+        encoding each modality separately would run that pass twice. Return {modality: codes}
+        equal to what `encode(modality, inputs)` gives for each modality (a conformance test
+        checks this), or None (the default) to let the harness call `encode` per modality.
+        """
+        return None

@@ -347,9 +347,26 @@ class DDSSLike(Method):
         z = self.fusion(torch.cat([pair["image"], pair["text"]], 1))
         d = self.dims["image"]
         attention = z[:, :d] if modality == "image" else z[:, d:]
+        return self._codes(modality, x, attention)
+
+    def _codes(self, modality: str, x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         structural = self.graph_layers[modality](self.graphs[modality].aggregate(x))
         fused = self._fused((attention, structural))
         return to_codes(self.heads[modality](fused))
+
+    def encode_pairs(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """Pair-fused: one transformer pass per pair serves both modalities' codes."""
+        if self.strict:
+            return None
+        if not self.graphs:
+            raise RuntimeError("encode called before fit")
+        for module in (self.fusion, self.graph_layers, self.heads):
+            module.eval()
+        x = {m: inputs[m].to(self.device, torch.float32) for m in ("image", "text")}
+        z = self.fusion(torch.cat([x["image"], x["text"]], 1))
+        d = self.dims["image"]
+        halves = {"image": z[:, :d], "text": z[:, d:]}
+        return {m: self._codes(m, x[m], halves[m]) for m in ("image", "text")}
 
 
 class DDSSLikeStrict(DDSSLike):

@@ -445,6 +445,18 @@ class SpikeHash(Method):
         self.net.reset_state()
         return readout_bits(*out[modality])
 
+    @torch.no_grad()
+    def encode_pairs(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """Pair-fused: one network pass over a pair reads both modalities' codes (the shared
+        state and the gates see both modalities whichever one is read)."""
+        if self.strict:
+            return None
+        self.net.eval()
+        image, text = self._pair("image", inputs)
+        out = self.net(image, text, read=MODALITIES)
+        self.net.reset_state()
+        return {m: readout_bits(*out[m]) for m in MODALITIES}
+
 
 class SpikeHashStrict(SpikeHash):
     info = MethodInfo(

@@ -274,6 +274,18 @@ class UCMFH(Method):
         half = z_img if modality == "image" else z_txt
         return to_codes(self.heads[modality](half))
 
+    def encode_pairs(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """Pair-fused: one transformer pass per pair gives both modalities' codes (the fused
+        token of a pair is the same whichever modality is being encoded)."""
+        if self.strict:
+            return None  # each modality has its own token (partner = training mean)
+        self.heads.eval()
+        z_img, z_txt = self._halves(self.fused_embedding("image", inputs))
+        return {
+            "image": to_codes(self.heads["image"](z_img)),
+            "text": to_codes(self.heads["text"](z_txt)),
+        }
+
 
 class UCMFHStrict(UCMFH):
     info = MethodInfo(

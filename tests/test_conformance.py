@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,6 +34,39 @@ def test_method_conforms_on_cuda(name):
     """Every method trains and encodes on a GPU: no device is hard-coded (the harness moves
     the data; the method puts its modules on its context's device)."""
     check_method_conformance(REGISTRY.method(name), device="cuda")
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in REGISTRY.list_methods() if REGISTRY.method(n).info.pair_fused]
+)
+def test_encode_pairs_equals_encode_per_modality(name):
+    """A pair-fused method's one-pass `encode_pairs` (used by the harness when it returns
+    codes) must give exactly the codes of `encode` called for each modality."""
+    from hashbench.methods import MethodContext, TrainData
+    from hashbench.testing import tiny_dataset
+
+    cls = REGISTRY.method(name)
+    data = tiny_dataset()
+    torch.manual_seed(0)
+    context = MethodContext(
+        bits=16,
+        params={**cls.resolve_params(data.protocol, "quick"), **cls.test_params},
+        device=torch.device("cpu"),
+        seed=0,
+        feature_dims=data.feature_dims,
+        input_shapes=data.input_shapes,
+    )
+    method = cls(context)
+    feats = {m: torch.from_numpy(v) for m, v in data.train.features.items()}
+    method.fit(TrainData(features=feats, labels=None, protocol=data.protocol, num_labels=1))
+    batch = {m: torch.from_numpy(v[:64]) for m, v in data.query.features.items()}
+    with torch.no_grad():
+        pairs = method.encode_pairs(batch)
+        if pairs is None:
+            pytest.skip(f"{name} does not implement encode_pairs")
+        for modality in data.modalities:
+            one = np.asarray(torch.as_tensor(method.encode(modality, batch)))
+            assert np.array_equal(np.asarray(torch.as_tensor(pairs[modality])), one), modality
 
 
 class _Spy(hashbench.Method):

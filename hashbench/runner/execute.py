@@ -104,6 +104,45 @@ def encode_split(
     return np.concatenate(out) if out else np.zeros((0, method.bits), np.int8)
 
 
+def encode_split_pairs(
+    method: Method, split: Split, *, options: RunOptions, where: str
+) -> dict[str, np.ndarray] | None:
+    """Every modality's codes of `split` from one `encode_pairs` pass per batch of pairs, or
+    None when the method does not implement it (then `encode_split` runs per modality)."""
+    name = method.info.name
+    n = len(split)
+    out: dict[str, list[np.ndarray]] = {m: [] for m in split.features}
+    for start in range(0, n, options.encode_batch_size):
+        stop = min(start + options.encode_batch_size, n)
+        batch = _to_device(
+            {m: split.features[m][start:stop] for m in split.features}, options.device
+        )
+        with torch.no_grad():
+            codes = _guard(name, f"encode_pairs ({where})", lambda b=batch: method.encode_pairs(b))
+        if codes is None:
+            if start == 0:
+                return None
+            raise PluginError(f"plugin '{name}': encode_pairs returned None after a first batch")
+        if set(codes) != set(out):
+            raise PluginError(
+                f"plugin '{name}': encode_pairs ({where}) returned modalities {sorted(codes)}, "
+                f"expected {sorted(out)}"
+            )
+        for modality, values in codes.items():
+            out[modality].append(
+                validate_codes(
+                    values,
+                    stop - start,
+                    method.bits,
+                    plugin=name,
+                    where=f"{where} {modality} items {start}-{stop - 1}",
+                )
+            )
+    return {
+        m: np.concatenate(v) if v else np.zeros((0, method.bits), np.int8) for m, v in out.items()
+    }
+
+
 def evaluate_unimodal(
     query_codes: np.ndarray, db_codes: np.ndarray, dataset: CrossModalDataset, top_k: int
 ) -> dict:
@@ -202,14 +241,24 @@ def _train_encode_evaluate(
     codes = {}
     for split_name in ("query", "retrieval"):
         split = getattr(dataset, split_name)
+        # a pair-fused method may encode both modalities of a pair in one pass
+        fused = (
+            encode_split_pairs(method, split, options=options, where=split_name)
+            if info.pair_fused
+            else None
+        )
         for modality in dataset.modalities:
-            codes[f"{split_name}.{modality}"] = encode_split(
-                method,
-                split,
-                modality,
-                pair_fused=info.pair_fused,
-                options=options,
-                where=f"{split_name} {modality}",
+            codes[f"{split_name}.{modality}"] = (
+                fused[modality]
+                if fused
+                else encode_split(
+                    method,
+                    split,
+                    modality,
+                    pair_fused=info.pair_fused,
+                    options=options,
+                    where=f"{split_name} {modality}",
+                )
             )
     timings["encode_s"] = time.perf_counter() - t0
     encoded = sum(len(c) for c in codes.values())
