@@ -24,7 +24,7 @@ import numpy as np
 
 import hashbench
 from hashbench import EncoderSpec
-from hashbench.data.synthetic import default_cache_dir
+from hashbench.data.array_cache import default_cache_dir
 from hashbench.errors import InputError
 
 LOCAL_DIR = "local-dir:"

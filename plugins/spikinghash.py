@@ -436,7 +436,7 @@ class Spikinghash(Method):
     budget_params: Mapping[str, Mapping[str, Any]] = {
         "quick": {
             "size": "nano",
-            "epochs": 8,
+            "epochs": 5,  # ~1 min per run on 2 cores; 8: +0.06 mAP, 1.6x the time
             "batch_size": 32,
             "lr": 5e-3,
             "soft_start": 3,

@@ -74,6 +74,17 @@ class Pair(nn.Module):
         return self.image(image), self.text(text)
 
 
+def test_time_calls_stops_at_its_budget_after_at_least_one_call():
+    calls = []
+    # every call sleeps longer than the whole budget: one timed call, then stop
+    timing = time_calls(lambda: calls.append(time.sleep(0.02)), 1, repeats=5, warmup=1,
+                        budget_s=0.001)
+    assert len(timing.latencies_s) == 1 and len(calls) == 2
+    # a budget never reached: all repeats
+    timing = time_calls(lambda: None, 1, repeats=4, warmup=0, budget_s=60.0)
+    assert len(timing.latencies_s) == 4
+
+
 def test_benchmark_inference_restores_mode():
     model = Pair().train()
     result = benchmark_inference(model, torch.randn(16, 8), torch.randn(16, 8), repeats=2)

@@ -48,19 +48,18 @@ from pathlib import Path
 
 import numpy as np
 
+from hashbench.data.array_cache import cache_folder, read_cache, write_cache
+from hashbench.data.cifar import CLASS_NAMES as CIFAR10_CLASSES
 from hashbench.data.types import CrossModalDataset, DatasetOptions
 from hashbench.data.unimodal_common import (
     assemble,
     by_class,
-    cache_folder,
     check_scale,
     combine_fingerprint,
     draw,
-    read_cache,
     require_root,
     scaled,
     split_rng,
-    write_cache,
 )
 from hashbench.errors import InputError
 
@@ -110,18 +109,6 @@ GESTURE_CLASSES = (
     "air-drums",
     "air-guitar",
     "other",
-)
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
 )
 
 DVS_DATASETS = {
@@ -357,7 +344,7 @@ def compact_arrays(info: DVSInfo, directory: Path, options: DatasetOptions) -> t
     folder = cache_folder(options, f"{key}-{_signature(info, directory, samples)}")
     cached = read_cache(folder)
     if cached is not None:
-        return cached[0], cached[1], folder
+        return cached[0], cached[1]["fingerprint"], folder
     arrays = {
         "frames": pooled_frames(
             info, [p for p, _, _ in samples], loader, directory / info.frames_dir

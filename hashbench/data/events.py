@@ -35,16 +35,12 @@ the classes. mAP is reported at R = `RETRIEVAL_DEPTH` (100).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import zlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from hashbench.data.synthetic import default_cache_dir
+from hashbench.data.array_cache import cache_folder, read_cache, write_cache
 from hashbench.data.types import CrossModalDataset, DatasetOptions, Split, fingerprint_arrays
 from hashbench.errors import InputError
 
@@ -231,41 +227,13 @@ def _assemble(
 
 def load_cached(config: EventsConfig, options: DatasetOptions) -> CrossModalDataset:
     """Load from the on-disk cache (uint8 events), generating and caching it on first use."""
-    cache_root = options.cache_dir or default_cache_dir()
     digest = zlib.crc32(json.dumps(asdict(config), sort_keys=True).encode())  # sizes, noise
     key = f"{config.name}-seed{options.seed}-scale{options.scale:g}-v{EVENTS_GENERATOR_VERSION}"
-    key += f"-{digest:08x}"
-    folder = cache_root / "datasets" / key
-    meta_path = folder / "meta.json"
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-            arrays = {p.stem: np.load(p) for p in folder.glob("*.npy")}
-            if fingerprint_arrays(arrays) != meta["fingerprint"]:
-                raise ValueError(f"cache entry {folder} does not match its fingerprint")
-            return _assemble(config, arrays, meta["fingerprint"], options.seed, options.scale)
-        except (OSError, ValueError, KeyError):
-            shutil.rmtree(folder, ignore_errors=True)  # damaged: regenerate it below
+    folder = cache_folder(options, f"{key}-{digest:08x}")
+    cached = read_cache(folder)
+    if cached is not None:
+        arrays, meta = cached
+        return _assemble(config, arrays, meta["fingerprint"], options.seed, options.scale)
     arrays = generate_arrays(config, options.seed, options.scale)
-    fingerprint = fingerprint_arrays(arrays)
-    try:
-        _write_cache(folder, arrays, fingerprint)
-    except OSError:
-        pass  # an unwritable cache only costs time; the data is already in memory
+    fingerprint = write_cache(folder, arrays)
     return _assemble(config, arrays, fingerprint, options.seed, options.scale)
-
-
-def _write_cache(folder: Path, arrays: dict[str, np.ndarray], fingerprint: str) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        for name, arr in arrays.items():
-            np.save(tmp / f"{name}.npy", arr)
-        (tmp / "meta.json").write_text(json.dumps({"fingerprint": fingerprint}))
-        if folder.exists():  # another process won the race; keep theirs
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, folder)  # atomic: readers never see a half-written entry
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

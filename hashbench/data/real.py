@@ -338,7 +338,7 @@ def _store_split(
     info: RealDataset, content: str, n: int, sizes: tuple[int, int], options: DatasetOptions
 ) -> tuple[dict[str, np.ndarray], Path | None]:
     """The standard split's indices, stored in the cache (reused when already there)."""
-    from hashbench.data.synthetic import default_cache_dir
+    from hashbench.data.array_cache import default_cache_dir
 
     seed = options.seed
     cache = (options.cache_dir or default_cache_dir()) / "splits"

@@ -24,18 +24,16 @@ the same bytes on every machine. Datasets are cached on disk as .npy files.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
-import tempfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
+from hashbench.data.array_cache import cache_folder, read_cache, write_cache
 from hashbench.data.types import (
     CrossModalDataset,
     DatasetOptions,
@@ -95,12 +93,6 @@ SYNTHETIC_CONFIGS = {
         mean_labels=2.9,
     ),
 }
-
-
-def default_cache_dir() -> Path:
-    """`HASHBENCH_CACHE`, else ~/.cache/hashbench."""
-    env = os.environ.get("HASHBENCH_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "hashbench"
 
 
 def split_sizes(config: SyntheticConfig, scale: float) -> tuple[int, int, int]:
@@ -269,60 +261,35 @@ def _flatten(train: Split, query: Split, retrieval: Split) -> dict[str, np.ndarr
 
 def load_cached(config: SyntheticConfig, options: DatasetOptions) -> CrossModalDataset:
     """Load from the on-disk cache, generating and caching it on first use."""
-    cache_root = options.cache_dir or default_cache_dir()
     key = f"{config.name}-seed{options.seed}-scale{options.scale:g}-v{GENERATOR_VERSION}"
-    folder = cache_root / "datasets" / key
-    meta_path = folder / "meta.json"
-    if meta_path.is_file():
+    folder = cache_folder(options, key)
+    cached = read_cache(folder)
+    if cached is not None:
         try:
-            return _read_cache(config, folder, json.loads(meta_path.read_text()))
-        except (OSError, ValueError, KeyError):
-            shutil.rmtree(folder, ignore_errors=True)  # damaged: regenerate it below
+            return _from_arrays(config, *cached)
+        except KeyError:  # an entry from another layout: regenerate (the new one replaces it)
+            shutil.rmtree(folder, ignore_errors=True)
     dataset = generate(config, seed=options.seed, scale=options.scale)
-    try:
-        _write_cache(dataset, folder)
-    except OSError:
-        pass  # an unwritable cache only costs time; the data is already in memory
+    extra = {"meta": dataset.meta, "label_names": list(dataset.label_names)}
+    write_cache(folder, _flatten(dataset.train, dataset.query, dataset.retrieval), extra)
     return dataset
 
 
-def _write_cache(dataset: CrossModalDataset, folder: Path) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        for name, arr in _flatten(dataset.train, dataset.query, dataset.retrieval).items():
-            np.save(tmp / f"{name}.npy", arr)
-        meta = {
-            "fingerprint": dataset.fingerprint,
-            "meta": dataset.meta,
-            "label_names": list(dataset.label_names),
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        if folder.exists():  # another process won the race; keep theirs
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, folder)  # atomic: readers never see a half-written entry
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _read_cache(config: SyntheticConfig, folder: Path, meta: dict) -> CrossModalDataset:
+def _from_arrays(
+    config: SyntheticConfig, arrays: dict[str, np.ndarray], meta: dict
+) -> CrossModalDataset:
     def split(name: str) -> Split:
         return Split(
-            features={m: np.load(folder / f"{name}.{m}.npy") for m in MODALITIES},
-            labels=np.load(folder / f"{name}.labels.npy"),
+            features={m: arrays[f"{name}.{m}"] for m in MODALITIES},
+            labels=arrays[f"{name}.labels"],
         )
 
-    train, query, retrieval = split("train"), split("query"), split("retrieval")
-    if fingerprint_arrays(_flatten(train, query, retrieval)) != meta["fingerprint"]:
-        raise ValueError(f"cache entry {folder} does not match its fingerprint")
     return CrossModalDataset(
         name=config.name,
         protocol=config.protocol,
-        train=train,
-        query=query,
-        retrieval=retrieval,
+        train=split("train"),
+        query=split("query"),
+        retrieval=split("retrieval"),
         label_names=tuple(meta["label_names"]),
         fingerprint=meta["fingerprint"],
         synthetic=True,

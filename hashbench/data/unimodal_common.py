@@ -6,18 +6,13 @@
 - assembling a unimodal `CrossModalDataset` (one modality; query / retrieval / train, training
   items inside the retrieval set) with the meta conventions of synth-events: `input_shapes`,
   `retrieval_depth` (R of mAP@R) and optional `label_groups`;
-- a small atomic on-disk array cache under `$HASHBENCH_CACHE/datasets/`;
 - `hashbench data check` for these datasets (`check_unimodal`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
-import shutil
-import tempfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.data.real import DATA_ENV, CheckReport, data_root
-from hashbench.data.synthetic import default_cache_dir
 from hashbench.data.types import CrossModalDataset, DatasetOptions, Split, fingerprint_arrays
 from hashbench.errors import InputError
 
@@ -116,52 +110,6 @@ def assemble(
     )
     dataset.check()
     return dataset
-
-
-# --- cache --------------------------------------------------------------------------------
-
-
-def cache_folder(options: DatasetOptions, key: str) -> Path:
-    return (options.cache_dir or default_cache_dir()) / "datasets" / key
-
-
-def read_cache(folder: Path) -> tuple[dict[str, np.ndarray], str] | None:
-    """The arrays and fingerprint of a cache entry, or None when absent or damaged (removed)."""
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        return None
-    try:
-        fingerprint = json.loads(meta_path.read_text())["fingerprint"]
-        arrays = {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
-        if fingerprint_arrays(arrays) != fingerprint:
-            raise ValueError(f"cache entry {folder} does not match its fingerprint")
-        return arrays, fingerprint
-    except (OSError, ValueError, KeyError, TypeError):
-        shutil.rmtree(folder, ignore_errors=True)  # damaged: rebuilt by the caller
-        return None
-
-
-def write_cache(folder: Path, arrays: Mapping[str, np.ndarray]) -> str:
-    """Write arrays atomically (readers never see half an entry); return their fingerprint.
-    An unwritable cache only costs time: errors are swallowed."""
-    fingerprint = fingerprint_arrays(arrays)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-        try:
-            for key, value in arrays.items():
-                np.save(tmp / f"{key}.npy", value)
-            (tmp / "meta.json").write_text(json.dumps({"fingerprint": fingerprint}))
-            if folder.exists():  # another process won the race; keep theirs
-                shutil.rmtree(tmp)
-            else:
-                os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    except OSError:
-        pass
-    return fingerprint
 
 
 # --- `hashbench data check` ---------------------------------------------------------------

@@ -73,20 +73,27 @@ def _synchronizer(device: torch.device | str | None) -> Callable[[], None]:
 
 
 def time_calls(fn: Callable[[], object], items_per_call: int, *, repeats: int = 5,
-               warmup: int = 1, device: torch.device | str | None = None) -> Timing:
-    """Call `fn` `warmup` times untimed, then `repeats` times timed."""
+               warmup: int = 1, device: torch.device | str | None = None,
+               budget_s: float | None = None) -> Timing:
+    """Call `fn` `warmup` times untimed, then `repeats` times timed.
+
+    With `budget_s`, the timed calls stop early once they have taken that long in all (at
+    least one timed call): a slow model is not run five times over just to be timed.
+    """
     if repeats < 1 or warmup < 0 or items_per_call < 1:
         raise ValueError("need repeats >= 1, warmup >= 0 and items_per_call >= 1")
     sync = _synchronizer(device)
     for _ in range(warmup):
         fn()
         sync()
-    latencies = []
+    latencies: list[float] = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         sync()
         latencies.append(time.perf_counter() - t0)
+        if budget_s is not None and sum(latencies) >= budget_s:
+            break
     return Timing(items_per_call=items_per_call, latencies_s=tuple(latencies), warmup=warmup)
 
 
@@ -102,8 +109,10 @@ class InferenceBenchmark:
 
 
 def benchmark_inference(model: nn.Module, image: torch.Tensor, text: torch.Tensor, *,
-                        repeats: int = 5, warmup: int = 1) -> InferenceBenchmark:
-    """Time `model(image, text)` on one batch of pairs; memory covers warm-up and repeats."""
+                        repeats: int = 5, warmup: int = 1,
+                        budget_s: float | None = None) -> InferenceBenchmark:
+    """Time `model(image, text)` on one batch of pairs; memory covers warm-up and repeats
+    (`budget_s`: see `time_calls`)."""
     def call() -> None:
         reset_spiking_state(model)
         model(image, text)
@@ -111,5 +120,5 @@ def benchmark_inference(model: nn.Module, image: torch.Tensor, text: torch.Tenso
     with eval_mode(model), fresh_spiking_state(model), torch.no_grad():
         with ResourceMeter(image.device) as meter:
             timing = time_calls(call, int(image.shape[0]), repeats=repeats, warmup=warmup,
-                                device=image.device)
+                                device=image.device, budget_s=budget_s)
     return InferenceBenchmark(timing=timing, resources=meter.usage)

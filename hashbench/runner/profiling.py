@@ -74,7 +74,8 @@ def profile_method(
             model = _OneInput(model)
         image, text = profile_inputs(query, device, items)
         counts = profile_model(model, image, text, energy=energy, bits=method.bits)
-        timing = benchmark_inference(model, image, text, repeats=5, warmup=1)
+        # up to 5 timed batches, fewer once 2 s are spent (slow models on a CPU)
+        timing = benchmark_inference(model, image, text, repeats=5, warmup=1, budget_s=2.0)
     except (HashbenchError, RuntimeError, TypeError, ValueError) as exc:
         return {"model": None, "inference": None, "error": f"{type(exc).__name__}: {exc}"}
     return {"model": counts.to_dict(), "inference": timing.to_dict()}
