@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import hashbench
+from hashbench.errors import PluginError
 from hashbench.plugins import create_plugin_manager
 from hashbench.registry import Registry
 from hashbench.testing import check_method_conformance, run_tiny
@@ -106,6 +107,36 @@ def test_pair_fused_methods_get_both_modalities_and_are_flagged():
         ("encode", "text", ("image", "text")),
     }
     assert record.pair_fused is True
+
+
+def test_encode_pairs_is_used_once_per_batch_and_checked():
+    class Pairs(_Spy):
+        info = hashbench.MethodInfo(
+            name="pairs", display_name="P", reference="t", summary="p", pair_fused=True
+        )
+        keys: tuple = ("image", "text")
+
+        def encode_pairs(self, inputs):
+            type(self).seen.append(("encode_pairs", tuple(inputs)))
+            n = len(inputs["image"])
+            return {m: torch.ones(n, self.bits) for m in type(self).keys}
+
+    Pairs.seen = []
+    record, arrays = run_tiny(Pairs)
+    assert not [s for s in Pairs.seen if s[0] == "encode"]  # the one-pass path replaced it
+    assert {s for s in Pairs.seen if s[0] == "encode_pairs"} == {
+        ("encode_pairs", ("image", "text"))
+    }
+    assert record.pair_fused is True and "codes.query.text" in arrays
+
+    class Incomplete(Pairs):
+        info = hashbench.MethodInfo(
+            name="incomplete", display_name="I", reference="t", summary="i", pair_fused=True
+        )
+        keys = ("image",)
+
+    with pytest.raises(PluginError, match="incomplete.*returned modalities"):
+        run_tiny(Incomplete)
 
 
 def test_supervised_methods_get_training_labels_only():

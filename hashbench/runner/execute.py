@@ -250,7 +250,7 @@ def _train_encode_evaluate(
         for modality in dataset.modalities:
             codes[f"{split_name}.{modality}"] = (
                 fused[modality]
-                if fused
+                if fused is not None
                 else encode_split(
                     method,
                     split,
