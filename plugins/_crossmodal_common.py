@@ -63,6 +63,36 @@ def check_modalities(features: Mapping[str, torch.Tensor], method: str) -> None:
         raise ValueError(f"{method} needs 'image' and 'text' features; missing {missing}")
 
 
+def pair_inputs(
+    modality: str,
+    inputs: Mapping[str, torch.Tensor],
+    *,
+    fill: Mapping[str, torch.Tensor] | None,
+    device: torch.device,
+    method: str,
+) -> dict[str, torch.Tensor]:
+    """{"image": ..., "text": ...} for encoding `modality` with a network that reads a pair.
+
+    With `fill` (the strict variants: the mean training feature per modality) the partner is
+    that mean; without it (pair-fused) the partner is the paired item's feature in `inputs`,
+    and its absence is an error naming the method.
+    """
+    x = inputs[modality].to(device, torch.float32)
+    other = "text" if modality == "image" else "image"
+    if fill is not None:
+        if not fill:
+            raise RuntimeError(f"{method}: encode called before fit")
+        partner = fill[other].expand(x.shape[0], -1)
+    elif other in inputs:
+        partner = inputs[other].to(device, torch.float32)
+    else:
+        raise ValueError(
+            f"{method} is pair-fused: encoding {modality} needs the paired {other} features "
+            "in inputs"
+        )
+    return {modality: x, other: partner}
+
+
 def feature_dims(context: MethodContext, method: str) -> dict[str, int]:
     """Feature width per modality (CLIP's 512 when the context does not say)."""
     dims = dict(context.feature_dims) or {m: 512 for m in MODALITIES}

@@ -63,6 +63,7 @@ from ._crossmodal_common import (
     feature_dims,
     make_adam,
     nt_xent,
+    pair_inputs,
     parameter_total,
     to_codes,
 )
@@ -332,22 +333,17 @@ class DDSSLike(Method):
             raise RuntimeError("encode called before fit")
         for module in (self.fusion, self.graph_layers, self.heads):
             module.eval()
-        x = inputs[modality].to(self.device, torch.float32)
-        other = "text" if modality == "image" else "image"
-        if self.strict:
-            partner = self.fill[other].expand(x.shape[0], -1)
-        elif other in inputs:
-            partner = inputs[other].to(self.device, torch.float32)
-        else:
-            raise ValueError(
-                f"{self.info.name} is pair-fused: encoding {modality} needs the "
-                f"paired {other} features in inputs"
-            )
-        pair = {modality: x, other: partner}
+        pair = pair_inputs(
+            modality,
+            inputs,
+            fill=self.fill if self.strict else None,
+            device=self.device,
+            method=self.info.name,
+        )
         z = self.fusion(torch.cat([pair["image"], pair["text"]], 1))
         d = self.dims["image"]
         attention = z[:, :d] if modality == "image" else z[:, d:]
-        return self._codes(modality, x, attention)
+        return self._codes(modality, pair[modality], attention)
 
     def _codes(self, modality: str, x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         structural = self.graph_layers[modality](self.graphs[modality].aggregate(x))

@@ -100,6 +100,7 @@ from ._crossmodal_common import (
     epochs_to_run,
     feature_dims,
     nt_xent,
+    pair_inputs,
     parameter_total,
 )
 
@@ -418,20 +419,13 @@ class SpikeHash(Method):
             self.net(x_img[idx], x_txt[idx])
 
     def _pair(self, modality: str, inputs: Mapping[str, torch.Tensor]):
-        x = inputs[modality].to(self.device, torch.float32)
-        other = "text" if modality == "image" else "image"
-        if self.strict:
-            if not self.fill:
-                raise RuntimeError("encode called before fit")
-            partner = self.fill[other].expand(x.shape[0], -1)
-        elif other in inputs:
-            partner = inputs[other].to(self.device, torch.float32)
-        else:
-            raise ValueError(
-                f"{self.info.name} is pair-fused: encoding {modality} needs the "
-                f"paired {other} features in inputs"
-            )
-        pair = {modality: x, other: partner}
+        pair = pair_inputs(
+            modality,
+            inputs,
+            fill=self.fill if self.strict else None,
+            device=self.device,
+            method=self.info.name,
+        )
         return pair["image"], pair["text"]
 
     def inference_model(self) -> nn.Module:

@@ -54,6 +54,7 @@ from ._crossmodal_common import (
     feature_dims,
     make_adam,
     nt_xent,
+    pair_inputs,
     parameter_total,
     to_codes,
 )
@@ -238,20 +239,13 @@ class UCMFH(Method):
         self.head_lr_history = lrs
 
     def _tokens(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        x = inputs[modality].to(self.device, torch.float32)
-        other = "text" if modality == "image" else "image"
-        if self.strict:
-            if not self.fill:
-                raise RuntimeError("encode called before fit")
-            partner = self.fill[other].expand(x.shape[0], -1)
-        elif other in inputs:
-            partner = inputs[other].to(self.device, torch.float32)
-        else:
-            raise ValueError(
-                f"{self.info.name} is pair-fused: encoding {modality} needs the "
-                f"paired {other} features in inputs"
-            )
-        pair = {modality: x, other: partner}
+        pair = pair_inputs(
+            modality,
+            inputs,
+            fill=self.fill if self.strict else None,
+            device=self.device,
+            method=self.info.name,
+        )
         return torch.cat([pair["image"], pair["text"]], 1)
 
     def fused_embedding(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:

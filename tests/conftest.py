@@ -25,6 +25,19 @@ def isolated_env(monkeypatch, tmp_path, cache_dir):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Small models on a shared 2-core machine: one torch thread avoids OpenMP contention
+    stalls (the caller's setting is restored). Test modules opt in with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def cli():
     """Invoke the CLI in-process: cli("run", "--methods", ...) -> click Result."""
     runner = CliRunner()

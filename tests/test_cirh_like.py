@@ -12,13 +12,8 @@ from hashbench import MethodContext, TrainData
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(bits=16, protocol="mirflickr", dims=512, **overrides):

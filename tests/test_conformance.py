@@ -15,13 +15,8 @@ from hashbench.testing import check_method_conformance, run_tiny
 REGISTRY = Registry.from_plugin_manager(create_plugin_manager())
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small models on a shared 2-core machine: one thread avoids OpenMP contention stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", REGISTRY.list_methods())

@@ -21,13 +21,8 @@ TOLERANCE = 0.02  # the inferred design must be within 2% of the reported size
 TINY = {"dim_feedforward": 16, "hash_hidden": 16, "batch_size": 8, "epochs": 2, "graph_k": 3}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(cls=DDSSLike, bits=16, dims=512, **overrides):

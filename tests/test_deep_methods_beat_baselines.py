@@ -38,13 +38,8 @@ TASKS = ("i2t", "t2i")
 _baseline_cache: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """On a shared 2-core machine one thread per process avoids OpenMP contention stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module", params=sorted(SYNTHETIC_CONFIGS))

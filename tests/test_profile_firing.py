@@ -15,12 +15,8 @@ layer = pytest.importorskip("spikingjelly.activation_based.layer", reason=NEEDS)
 neuron = pytest.importorskip("spikingjelly.activation_based.neuron", reason=NEEDS)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def reference_spikes(node: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -17,12 +17,8 @@ pytest.importorskip("spikingjelly.activation_based.op_counter",
                     reason="the profiler's op counters need spikingjelly 2.x")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class HashHead(nn.Module):

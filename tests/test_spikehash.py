@@ -14,13 +14,8 @@ CPU = torch.device("cpu")
 TINY = {"hidden": 16, "batch_size": 8, "epochs": 2, "min_iterations": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(cls=SpikeHash, bits=16, dims=512, budget="paper", **overrides):

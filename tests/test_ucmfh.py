@@ -17,13 +17,8 @@ CPU = torch.device("cpu")
 TINY = {"dim_feedforward": 16, "hash_hidden": 16, "batch_size": 4, "epochs": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small models on a shared 2-core machine (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(cls=UCMFH, bits=16, protocol="mirflickr", budget="paper", dims=512, **overrides):
