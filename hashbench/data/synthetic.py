@@ -60,6 +60,7 @@ class SyntheticConfig:
     num_query: int = 2000
     num_train: int = 5000
     latent_rank: int = 6
+    popularity_spread: float = 0.7  # sd of the labels' popularity offsets (flat marginals)
     semantic_dim: int = 64
     hidden_dim: int = 256
     item_specific: float = 1.0
@@ -144,7 +145,7 @@ def _sample_labels(config: SyntheticConfig, n: int, seed: int) -> np.ndarray:
     rng = _rng(config, seed, "labels")
     c, r = config.num_labels, config.latent_rank
     loadings = rng.normal(0.0, 0.8, size=(c, r))
-    popularity = np.sort(rng.normal(0.0, 0.7, size=c))[::-1]  # a few labels are common
+    popularity = np.sort(rng.normal(0.0, config.popularity_spread, size=c))[::-1]
     z = rng.standard_normal((n, r))
     logits = z @ loadings.T + popularity + rng.standard_normal((n, c))
 
