@@ -251,6 +251,29 @@ class Downsample(nn.Module):
         return self.pool(self.bn(self.conv(self.sn(x).flatten(0, 1)))).unflatten(0, (t, b))
 
 
+class SpikingHashLayer(nn.Module):
+    """Linear -> LIF (tau 2, threshold 0.2): the spiking hash layer.
+
+    forward(x (T, B, C)) -> (spikes (T, B, bits), hash feature h (B, bits)), h being the
+    time-averaged charge of the hash neurons before firing.
+    """
+
+    def __init__(self, c_in: int, bits: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(c_in, bits)
+        self.sn = neuron.LIFNode(
+            tau=2.0, v_threshold=0.2, detach_reset=True, step_mode="m", store_v_seq=True
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        current = self.linear(x)
+        spikes = self.sn(current)
+        # charge before firing: H[t] = V[t-1] + (X[t] - V[t-1]) / tau, V = membrane after reset
+        v_prev = torch.cat([torch.zeros_like(current[:1]), self.sn.v_seq[:-1]])
+        charge = v_prev + (current - v_prev) / self.sn.tau
+        return spikes, charge.mean(0)
+
+
 class SpikinghashNet(nn.Module):
     """Backbone + spiking hash layer + classification head.
 
@@ -292,22 +315,15 @@ class SpikinghashNet(nn.Module):
             stages.append(nn.Sequential(*layers))
             c_in = dim
         self.stages = nn.Sequential(*stages)
-        self.hash = nn.Linear(c_in, bits)
-        self.hash_sn = neuron.LIFNode(
-            tau=2.0, v_threshold=0.2, detach_reset=True, step_mode="m", store_v_seq=True
-        )
+        self.hash = SpikingHashLayer(c_in, bits)
         self.head = nn.Linear(bits, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         t, b = x.shape[:2]
         x = self.stem_bn(self.stem(x.flatten(0, 1))).unflatten(0, (t, b))
         x = self.stages(x)
-        current = self.hash(x.mean((3, 4)))  # (T, B, bits)
-        spikes = self.hash_sn(current)
-        # charge before firing: H[t] = V[t-1] + (X[t] - V[t-1]) / tau, V = membrane after reset
-        v_prev = torch.cat([torch.zeros_like(current[:1]), self.hash_sn.v_seq[:-1]])
-        charge = v_prev + (current - v_prev) / self.hash_sn.tau
-        return spikes, charge.mean(0), self.head(spikes.mean(0))
+        spikes, feature = self.hash(x.mean((3, 4)))
+        return spikes, feature, self.head(spikes.mean(0))
 
 
 def and_codes(spikes: torch.Tensor) -> torch.Tensor:
@@ -537,4 +553,15 @@ def hashbench_register_methods() -> list[type[Method]]:
     return [Spikinghash]
 
 
-__all__ = ["Spikinghash", "SpikinghashNet", "haar_dwt", "haar_idwt", "parameter_count"]
+__all__ = [
+    "Spikinghash",
+    "SpikinghashNet",
+    "SpikingHashLayer",
+    "SoftSimilarity",
+    "and_codes",
+    "haar_dwt",
+    "haar_idwt",
+    "pairwise_loss",
+    "parameter_count",
+    "round_ends",
+]
