@@ -561,6 +561,7 @@ __all__ = [
     "and_codes",
     "haar_dwt",
     "haar_idwt",
+    "lif",
     "pairwise_loss",
     "parameter_count",
     "round_ends",
