@@ -411,6 +411,21 @@ def round_ends(epochs: int, soft_start: int, round_epochs: int, final_rounds: in
     return {x for x in ends if 0 <= x < epochs - 1}
 
 
+def adamw_cosine(parameters, p: Mapping[str, Any], steps: int):
+    """Spikinghash's optimiser: AdamW (`lr`, `weight_decay`) with cosine decay over `steps`."""
+    opt = torch.optim.AdamW(parameters, lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+
+
+def soft_similarity_rounds(
+    p: Mapping[str, Any], classes: int, epochs: int, device: torch.device
+) -> tuple[SoftSimilarity, set[int]]:
+    """The soft similarity matrix and the epochs that end its rounds, from the parameters."""
+    similarity = SoftSimilarity(classes, float(p["soft_threshold"]), device)
+    ends = round_ends(epochs, int(p["soft_start"]), int(p["round_epochs"]), int(p["final_rounds"]))
+    return similarity, ends
+
+
 class Spikinghash(Method):
     info = MethodInfo(
         name="spikinghash",
@@ -495,13 +510,8 @@ class Spikinghash(Method):
         y = labels.argmax(1)
         target = labels / labels.sum(1, keepdim=True).clamp(min=1)
         epochs, batch = int(p["epochs"]), int(p["batch_size"])
-        opt = torch.optim.AdamW(net.parameters(), lr=float(p["lr"]), weight_decay=p["weight_decay"])
-        steps = epochs * math.ceil(len(x) / batch)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-        similarity = SoftSimilarity(classes, float(p["soft_threshold"]), self.device)
-        ends = round_ends(
-            epochs, int(p["soft_start"]), int(p["round_epochs"]), int(p["final_rounds"])
-        )
+        opt, sched = adamw_cosine(net.parameters(), p, epochs * math.ceil(len(x) / batch))
+        similarity, ends = soft_similarity_rounds(p, classes, epochs, self.device)
         soft = p["similarity"] == "soft"
         alpha, beta = float(p["alpha"]), float(p["beta"])
         net.train()
@@ -558,6 +568,7 @@ __all__ = [
     "SpikinghashNet",
     "SpikingHashLayer",
     "SoftSimilarity",
+    "adamw_cosine",
     "and_codes",
     "haar_dwt",
     "haar_idwt",
@@ -565,4 +576,5 @@ __all__ = [
     "pairwise_loss",
     "parameter_count",
     "round_ends",
+    "soft_similarity_rounds",
 ]

@@ -44,12 +44,12 @@ import torch
 import torch.nn.functional as F
 from hashbench_plugins._crossmodal_common import epochs_to_run
 from hashbench_plugins.spikinghash import (
-    SoftSimilarity,
     SpikingHashLayer,
+    adamw_cosine,
     and_codes,
     lif,
     pairwise_loss,
-    round_ends,
+    soft_similarity_rounds,
 )
 from scipy.cluster.vq import kmeans2
 from spikingjelly.activation_based import functional
@@ -192,13 +192,8 @@ class SpikinghashXM(Method):
             min_iterations=int(p["min_iterations"]),
         )
         params = [*self.encoders.parameters(), *self.head.parameters()]
-        opt = torch.optim.AdamW(params, lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
-        steps = epochs * math.ceil(len(y) / batch)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-        similarity = SoftSimilarity(classes, float(p["soft_threshold"]), self.device)
-        ends = round_ends(
-            epochs, int(p["soft_start"]), int(p["round_epochs"]), int(p["final_rounds"])
-        )
+        opt, sched = adamw_cosine(params, p, epochs * math.ceil(len(y) / batch))
+        similarity, ends = soft_similarity_rounds(p, classes, epochs, self.device)
         soft = p["similarity"] == "soft"
         alpha, beta = float(p["alpha"]), float(p["beta"])
         generator = torch.Generator().manual_seed(self.seed)
