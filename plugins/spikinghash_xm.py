@@ -226,7 +226,6 @@ class SpikinghashXM(Method):
                 similarity.end_round()
         functional.reset_net(self.encoders)
         self.encoders.eval()
-        self.pseudo_label_counts = np.bincount(labels, minlength=classes)
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
