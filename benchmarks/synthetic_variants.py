@@ -27,7 +27,7 @@ from hashbench.data.types import CrossModalDataset, Split
 from hashbench.plugins import create_plugin_manager
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions, execute_run
-from hashbench.runner.spec import RunSpec, resolve_params, run_id
+from hashbench.runner.spec import RunSpec
 
 
 def _knobs(assignments: list[str], config) -> dict[str, float]:
@@ -90,9 +90,7 @@ def main() -> None:
         method_cls = registry.methods[name]
         spec = RunSpec(method=name, dataset=dataset.name, bits=args.bits, seed=args.seed,
                        budget="quick", overrides={})
-        params = resolve_params(method_cls, dataset.protocol, "quick", {})
-        plan = PlannedRun(spec=spec, dataset_label=dataset.name, method_cls=method_cls,
-                          params=params, run_id=run_id(spec, params, dataset.fingerprint))
+        plan = PlannedRun.resolve(spec, method_cls, dataset)
         started = time.perf_counter()
         record, _ = execute_run(plan, dataset, options)
         i2t, t2i = record.metrics["i2t"]["map@50"], record.metrics["t2i"]["map@50"]

@@ -26,7 +26,7 @@ from hashbench.data.synthetic import SYNTHETIC_CONFIGS, generate
 from hashbench.data.types import CrossModalDataset
 from hashbench.methods import Method
 from hashbench.runner.execute import PlannedRun, RunOptions, execute_run
-from hashbench.runner.spec import RunSpec, resolve_params, run_id
+from hashbench.runner.spec import RunSpec
 
 
 def tiny_dataset(seed: int = 0) -> CrossModalDataset:
@@ -58,14 +58,7 @@ def _plan(
         budget="quick",
         overrides=overrides or {},
     )
-    params = resolve_params(method_cls, dataset.protocol, "quick", spec.overrides)
-    return PlannedRun(
-        spec=spec,
-        dataset_label=dataset.name,
-        method_cls=method_cls,
-        params=params,
-        run_id=run_id(spec, params, dataset.fingerprint),
-    )
+    return PlannedRun.resolve(spec, method_cls, dataset)
 
 
 def run_tiny(

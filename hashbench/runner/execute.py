@@ -22,7 +22,7 @@ from hashbench.errors import HashbenchError, InputError, PluginError
 from hashbench.methods import Method, MethodContext, TrainData
 from hashbench.profile import ResourceMeter, code_bytes_per_item, throughput
 from hashbench.runner.profiling import profile_method
-from hashbench.runner.spec import RunSpec
+from hashbench.runner.spec import RunSpec, resolve_params, run_id
 from hashbench.seeding import deterministic_torch, seed_everything
 from hashbench.store import RunRecord
 
@@ -52,6 +52,26 @@ class PlannedRun:
     params: Mapping[str, Any]
     run_id: str
     origin: Mapping[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(
+        cls,
+        spec: RunSpec,
+        method_cls: type[Method],
+        dataset: CrossModalDataset,
+        dataset_label: str | None = None,
+        origin: Mapping[str, str | None] | None = None,
+    ) -> PlannedRun:
+        """Resolve `spec`'s parameters (budget, protocol, overrides) and its content id."""
+        params = resolve_params(method_cls, dataset.protocol, spec.budget, spec.overrides)
+        return cls(
+            spec=spec,
+            dataset_label=dataset_label or dataset.name,
+            method_cls=method_cls,
+            params=params,
+            run_id=run_id(spec, params, dataset.fingerprint),
+            origin=origin or {},
+        )
 
 
 Phase = Callable[[str], None]

@@ -14,7 +14,7 @@ from hashbench.executors import DriverState, Executor, ExecutorSettings, InProce
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.lease import LEASE_S, LeaseKeeper
-from hashbench.runner.spec import RunSpec, resolve_params, run_id
+from hashbench.runner.spec import RunSpec
 from hashbench.store import ClaimOwner, ResultStore, RunRecord
 
 
@@ -88,14 +88,12 @@ def plan_grid(
                 f"--bits {spec.bits}: method '{spec.method}' supports at most {limit} bits on "
                 f"{spec.dataset} (its features have {dataset.feature_dims} dimensions)"
             )
-        params = resolve_params(method_cls, dataset.protocol, spec.budget, spec.overrides)
         plans.append(
-            PlannedRun(
-                spec=spec,
+            PlannedRun.resolve(
+                spec,
+                method_cls,
+                dataset,
                 dataset_label=dataset_label(spec.dataset, grid.scale),
-                method_cls=method_cls,
-                params=params,
-                run_id=run_id(spec, params, dataset.fingerprint),
                 origin=registry.origin("method", spec.method),
             )
         )
