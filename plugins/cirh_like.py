@@ -201,7 +201,7 @@ class CIRHLike(Method):
     }
     budget_params: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "quick": {"epochs": 15, "min_iterations": 60},
+        "quick": {"epochs": 22, "min_iterations": 60},
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}

@@ -193,7 +193,7 @@ class DDSSLike(Method):
     }
     budget_params: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "quick": {"epochs": 5, "min_iterations": 30},
+        "quick": {"epochs": 6, "min_iterations": 30},
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
