@@ -148,7 +148,7 @@ class UCMFH(Method):
     }
     budget_params: Mapping[str, Mapping[str, Any]] = {
         "paper": {},
-        "quick": {"epochs": 4, "min_iterations": 80},
+        "quick": {"epochs": 6, "min_iterations": 80},
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
