@@ -25,6 +25,7 @@ import time
 import torch
 
 from hashbench.data.types import DatasetOptions
+from hashbench.errors import HashbenchError
 from hashbench.plugins import create_plugin_manager
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions, execute_run
@@ -59,9 +60,12 @@ def main() -> None:
 
     registry = Registry.from_plugin_manager(create_plugin_manager())
     method_names = args.methods.split(",")
-    for name in method_names:
-        registry.method(name)  # unknown names fail before anything runs
-    dataset = registry.dataset(args.dataset).load(DatasetOptions())
+    try:
+        for name in method_names:
+            registry.method(name)  # unknown names fail before anything runs
+        dataset = registry.dataset(args.dataset).load(DatasetOptions())
+    except HashbenchError as error:
+        raise SystemExit(f"error: {error}") from None
     options = RunOptions(device=torch.device("cpu"), profile=False)
 
     before = reference_seconds()
