@@ -6,6 +6,7 @@ The public API plugins import:
 - `Method`, `MethodInfo`, `MethodContext`, `TrainData`: the method contract.
 - `DatasetSpec`, `DatasetOptions`, `CrossModalDataset`, `Split`: the data model.
 - `EncoderSpec`: feature encoders.
+- `Float`, `Int`, `Choice`: hyperparameter domains (`param_ranges`, `search_space`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import pluggy
 from hashbench.data.types import CrossModalDataset, DatasetOptions, DatasetSpec, Split
 from hashbench.encoders import EncoderSpec
 from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
+from hashbench.params import Choice, Float, Int
 
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("hashbench")
 
 __all__ = [
+    "Choice",
+    "Float",
+    "Int",
     "CrossModalDataset",
     "DatasetOptions",
     "DatasetSpec",

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+
+from hashbench.params import Domain, SearchDomain, declaration_problems
 
 SUPERVISIONS = ("unsupervised", "supervised")
 TASKS = ("cross-modal", "unimodal")
@@ -85,6 +87,9 @@ class MethodContext:
     # Per-item shape of each modality's (flattened) features where the dataset declares one,
     # e.g. {"events": (T, 2, H, W)} on a unimodal event dataset; empty otherwise.
     input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # The harness's epoch hook (progress; a tuning trial's intermediate validation score and
+    # pruning): call it through `Method.epoch_end`. None outside the harness.
+    on_epoch: Callable[[Method, int, int, Mapping[str, Any]], None] | None = None
 
 
 class Method(ABC):
@@ -97,6 +102,11 @@ class Method(ABC):
     `test_params` (optional) are overrides that make the conformance checks of
     `hashbench.testing` fast (e.g. one epoch of a deep model). They only ever apply there: no
     budget and no stored result uses them.
+
+    `param_ranges` (optional) declares the values each hyperparameter allows
+    (`hashbench.Float`, `Int`, `Choice`); `--param` values outside them are refused before any
+    run. `search_space` (optional) declares what `hashbench tune` searches, with the same types
+    and bounded ranges inside the allowed ones (see `hashbench.params`).
     """
 
     info: ClassVar[MethodInfo]
@@ -104,6 +114,8 @@ class Method(ABC):
     dataset_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     budget_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     test_params: ClassVar[Mapping[str, Any]] = {}
+    param_ranges: ClassVar[Mapping[str, Domain]] = {}
+    search_space: ClassVar[Mapping[str, SearchDomain]] = {}
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
@@ -121,6 +133,21 @@ class Method(ABC):
         return params
 
     @classmethod
+    def declaration_problems(cls) -> list[str]:
+        """What is wrong with the declared hyperparameters (empty when fine)."""
+        known: dict[str, Any] = dict(cls.default_params)
+        for overrides in (*cls.dataset_params.values(), *cls.budget_params.values()):
+            for name, value in overrides.items():
+                known.setdefault(name, value)
+        problems = declaration_problems(cls.default_params, cls.param_ranges, cls.search_space)
+        extra = sorted(set(known) - set(cls.default_params))
+        if extra:
+            problems.append(
+                f"dataset_params/budget_params set {', '.join(extra)}, not in default_params"
+            )
+        return problems
+
+    @classmethod
     def max_bits(cls, feature_dims: Mapping[str, int]) -> int | None:
         """The largest code length the method supports for these inputs (None: no limit)."""
         return None
@@ -128,6 +155,17 @@ class Method(ABC):
     @abstractmethod
     def fit(self, train: TrainData) -> None:
         """Train on the training split."""
+
+    def epoch_end(self, epoch: int, epochs: int, **losses: Any) -> None:
+        """Call after each training epoch (`epoch` counts from 0, `epochs` in all).
+
+        The harness shows progress and, in a tuning trial, may score the current model on the
+        validation split through `encode` (modes and random generators restored afterwards,
+        so the codes do not change) and stop a hopeless trial by raising an exception: let it
+        propagate. `losses` (floats or tensors) are optional, for progress displays.
+        """
+        if self.context.on_epoch is not None:
+            self.context.on_epoch(self, epoch, epochs, losses)
 
     def inference_model(self) -> torch.nn.Module | None:
         """The trained model that encodes queries, for the efficiency profiler (optional).

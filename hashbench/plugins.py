@@ -8,6 +8,7 @@ variable `HASHBENCH_BLOCK_PLUGINS` (comma-separated) or the CLI's `--block-plugi
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,14 +45,22 @@ def create_plugin_manager(block: Iterable[str] = ()) -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for name in set(block) | blocked_from_env():
         pm.set_blocked(name)
-    try:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    except Exception as exc:  # an entry point that fails to import
-        raise PluginError(
-            f"a plugin of entry-point group '{ENTRY_POINT_GROUP}' failed to load: "
-            f"{type(exc).__name__}: {exc}. Fix or uninstall it, or block it with "
-            f"{BLOCK_ENV}=<name>."
-        ) from exc
+    # Import each entry point first, so a failure names the one to fix or block; pluggy then
+    # registers the (already imported) modules with their distributions.
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.is_blocked(entry_point.name):
+            continue
+        try:
+            entry_point.load()
+        except Exception as exc:
+            dist = entry_point.dist.name if entry_point.dist is not None else "?"
+            raise PluginError(
+                f"plugin '{entry_point.name}' (entry point {entry_point.value} of distribution "
+                f"{dist}) failed to load: {type(exc).__name__}: {exc}. Fix or uninstall it, "
+                f"or block it: {BLOCK_ENV}={entry_point.name} or "
+                f"`hashbench --block-plugin {entry_point.name} ...`"
+            ) from exc
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

@@ -73,7 +73,7 @@ class Registry:
         info = getattr(item, "info", None)
         if info is None:
             raise PluginError(f"plugin '{plugin}': method class {item.__name__} has no `info`")
-        problems = info.problems()
+        problems = info.problems() + item.declaration_problems()
         if problems:
             raise PluginError(f"plugin '{plugin}', method {item.__name__}: " + "; ".join(problems))
         self._claim("method", info.name, plugin, self.methods)

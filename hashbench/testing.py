@@ -6,9 +6,12 @@
     def test_my_method_conforms():
         check_method_conformance(MyMethod)
 
-The checks run the method through the real harness on a tiny generated dataset: it trains,
-encodes every split, returns valid codes (right shape, only -1/+1) and the same seed gives the
-same codes. hashbench's own test suite runs them over every registered method.
+The checks validate the method's metadata and hyperparameter declarations, then run it through
+the real harness on a tiny generated dataset of every task it declares: it trains, encodes every
+split, returns valid codes (right shape, only -1/+1), the same seed gives the same codes, a
+pair-fused method's `encode_pairs` gives exactly `encode`'s codes, and a method declared
+`spiking=True` has spiking neurons in its inference model. hashbench's own test suite runs these
+same checks over every registered method. A failure says what to fix.
 
 The checks test the contract, not the quality of a method, so they apply the method's
 `test_params` (e.g. `{"epochs": 1}` for a deep model) on top of the quick budget; `overrides`
@@ -24,9 +27,11 @@ import torch
 
 from hashbench.data.synthetic import SYNTHETIC_CONFIGS, generate
 from hashbench.data.types import CrossModalDataset
-from hashbench.methods import Method
+from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
 from hashbench.runner.execute import PlannedRun, RunOptions, execute_run
 from hashbench.runner.spec import RunSpec
+from hashbench.runner.tensors import private_tensors
+from hashbench.seeding import seed_everything
 
 
 def tiny_dataset(seed: int = 0) -> CrossModalDataset:
@@ -75,6 +80,57 @@ def run_tiny(
     return execute_run(_plan(method_cls, dataset, bits, seed, overrides), dataset, options)
 
 
+def check_declarations(method_cls: type[Method]) -> None:
+    """The metadata and hyperparameter declarations: what `hashbench` checks when it loads a
+    plugin, plus the fields a table and the docs need."""
+    info = getattr(method_cls, "info", None)
+    assert isinstance(info, MethodInfo), (
+        f"{method_cls.__name__}.info must be a hashbench.MethodInfo (name, display_name, "
+        "reference, summary, supervision, tasks, spiking, pair_fused)"
+    )
+    problems = info.problems() + method_cls.declaration_problems()
+    for name in ("display_name", "reference", "summary"):
+        if not str(getattr(info, name)).strip():
+            problems.append(f"info.{name} is empty; say what users should read")
+    assert not problems, f"method '{info.name}': " + "; ".join(problems)
+
+
+def check_encode_pairs(
+    method_cls: type[Method], bits: int = 16, overrides: dict | None = None, device: str = "cpu"
+) -> None:
+    """A pair-fused method's one-pass `encode_pairs` (the harness uses it when it returns
+    codes) must give exactly the codes of `encode` called for each modality."""
+    data = tiny_dataset()
+    plan = _plan(method_cls, data, bits, 0, overrides)
+    seed_everything(0)
+    context = MethodContext(
+        bits=bits,
+        params=dict(plan.params),
+        device=torch.device(device),
+        seed=0,
+        feature_dims=data.feature_dims,
+        input_shapes=data.input_shapes,
+    )
+    method = method_cls(context)
+    feats = private_tensors(data.train.features, torch.device(device))
+    method.fit(
+        TrainData(features=feats, labels=None, protocol=data.protocol, num_labels=data.num_labels)
+    )
+    batch = private_tensors({m: v[:64] for m, v in data.query.features.items()}, context.device)
+    with torch.no_grad():
+        pairs = method.encode_pairs(batch)
+        if pairs is None:
+            return  # not implemented: the harness calls `encode` per modality
+        for modality in data.modalities:
+            one = np.asarray(torch.as_tensor(method.encode(modality, batch)).cpu())
+            both = np.asarray(torch.as_tensor(pairs[modality]).cpu())
+            assert np.array_equal(both, one), (
+                f"method '{method_cls.info.name}': encode_pairs gives other {modality} codes "
+                f"than encode('{modality}', ...); make both compute the same codes, or drop "
+                "encode_pairs (returning None lets the harness call encode)"
+            )
+
+
 def check_method_conformance(
     method_cls: type[Method], bits: int = 16, overrides: dict | None = None, device: str = "cpu"
 ) -> None:
@@ -84,7 +140,10 @@ def check_method_conformance(
     A method is checked on a tiny dataset of every task it declares ("cross-modal": a tiny
     synth-mirflickr; "unimodal": a tiny synth-events), training and encoding on `device`.
     """
+    check_declarations(method_cls)
     overrides = {**method_cls.test_params, **(overrides or {})}
+    if method_cls.info.pair_fused and "cross-modal" in method_cls.info.tasks:
+        check_encode_pairs(method_cls, bits=bits, overrides=overrides, device=device)
     if "unimodal" in method_cls.info.tasks:
         _check_on(method_cls, bits, overrides, tiny_unimodal_dataset(), ("unimodal",), device)
     if "cross-modal" in method_cls.info.tasks:
@@ -112,6 +171,13 @@ def _check_on(
         assert 0.0 <= value <= 1.0, f"{task} mAP@50 out of range: {value}"
     profile = record.profile
     assert "error" not in profile, f"profiling failed: {profile.get('error')}"
+    if method_cls.info.spiking:
+        model = profile.get("model") or {}
+        assert (model.get("firing") or {}).get("overall") is not None, (
+            f"method '{method_cls.info.name}' is declared spiking=True, but its "
+            "inference_model() has no spikingjelly neuron that fires during inference: return "
+            "the model that encodes queries (with its spiking layers), or declare spiking=False"
+        )
     assert profile["run"]["encode_items_per_s"] > 0
     if profile.get("model") is not None:  # methods with a torch inference model get counts
         assert profile["model"]["params"]["total"] > 0

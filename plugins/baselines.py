@@ -115,6 +115,11 @@ class CCAITQ(Method):
     # ridge is relative to the mean eigenvalue of each covariance; canonical directions are
     # weighted by correlation**eigen_power before ITQ, so weakly correlated (noisy) ones count less.
     default_params = {"ridge": 0.1, "itq_iterations": 50, "eigen_power": 2.0}
+    param_ranges = {
+        "ridge": hashbench.Float(0.0, None),
+        "itq_iterations": hashbench.Int(0, None),
+        "eigen_power": hashbench.Float(0.0, None),
+    }
 
     @classmethod
     def max_bits(cls, feature_dims: Mapping[str, int]) -> int | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashbench.profile import EnergyModel
+from hashbench.report.variants import variant_labels
 from hashbench.store import RunRecord
 
 EFFICIENCY_COLUMNS = (
@@ -81,10 +82,16 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def build_efficiency_rows(records: Iterable[RunRecord], energy: EnergyModel) -> list[EfficiencyRow]:
-    """One row per (method, dataset, bits); times are means over seeds."""
+    """One row per (method variant, dataset, bits); times are means over seeds.
+
+    Runs that differ in budget, protocol or parameters are separate rows, labelled as in the
+    comparison table (`hashbench.report.variants`), never averaged together.
+    """
+    records = list(records)
+    labels = variant_labels(records)
     groups: dict[tuple[str, str, int], list[RunRecord]] = defaultdict(list)
     for record in records:
-        groups[(record.method, record.dataset, record.bits)].append(record)
+        groups[(labels[record.run_id], record.dataset, record.bits)].append(record)
     rows = []
     for (method, dataset, bits), group in sorted(groups.items()):
         counts = [model_counts(r.profile, energy) for r in group]

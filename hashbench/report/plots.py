@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.errors import InputError
-from hashbench.report.table import TASK_NAMES
+from hashbench.report.comparison import TASK_NAMES
 from hashbench.store import RunRecord
 
 

@@ -21,8 +21,10 @@ from hashbench.data.types import CrossModalDataset, Split
 from hashbench.errors import HashbenchError, InputError, PluginError
 from hashbench.methods import Method, MethodContext, TrainData
 from hashbench.profile import ResourceMeter, code_bytes_per_item, throughput
+from hashbench.runner.epochs import EpochMonitor, PruningRule, TrialPruned
 from hashbench.runner.profiling import profile_method
 from hashbench.runner.spec import RunSpec, resolve_params, run_id
+from hashbench.runner.tensors import private_tensor, private_tensors
 from hashbench.seeding import deterministic_torch, seed_everything
 from hashbench.store import RunRecord
 
@@ -52,6 +54,9 @@ class PlannedRun:
     params: Mapping[str, Any]
     run_id: str
     origin: Mapping[str, str | None] = field(default_factory=dict)
+    protocol: str = "default"  # "default", "tuned" or "trial" (a tuning trial; never tabled)
+    tuning: Mapping[str, Any] = field(default_factory=dict)  # how a tuned run's params were chosen
+    pruning: PruningRule | None = None  # a trial's stopping rule (validation data only)
 
     @classmethod
     def resolve(
@@ -89,10 +94,6 @@ def _guard(plugin: str, stage: str, fn: Callable[[], Any]) -> Any:
         ) from exc
 
 
-def _to_device(arrays: Mapping[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    return {m: torch.from_numpy(np.ascontiguousarray(a)).to(device) for m, a in arrays.items()}
-
-
 def encode_split(
     method: Method,
     split: Split,
@@ -109,7 +110,8 @@ def encode_split(
     out = []
     for start in range(0, n, options.encode_batch_size):
         stop = min(start + options.encode_batch_size, n)
-        batch = _to_device({m: split.features[m][start:stop] for m in modalities}, options.device)
+        rows = {m: split.features[m][start:stop] for m in modalities}
+        batch = private_tensors(rows, options.device)
         with torch.no_grad():
             codes = _guard(name, f"encode ({where})", lambda b=batch: method.encode(modality, b))
         out.append(
@@ -134,7 +136,7 @@ def encode_split_pairs(
     out: dict[str, list[np.ndarray]] = {m: [] for m in split.features}
     for start in range(0, n, options.encode_batch_size):
         stop = min(start + options.encode_batch_size, n)
-        batch = _to_device(
+        batch = private_tensors(
             {m: split.features[m][start:stop] for m in split.features}, options.device
         )
         with torch.no_grad():
@@ -164,20 +166,32 @@ def encode_split_pairs(
 
 
 def evaluate_unimodal(
-    query_codes: np.ndarray, db_codes: np.ndarray, dataset: CrossModalDataset, top_k: int
+    query_codes: np.ndarray,
+    db_codes: np.ndarray,
+    dataset: CrossModalDataset,
+    top_k: int,
+    per_query: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """The standard metric set at the dataset's retrieval depth R (mAP@R etc.), plus mAP@top_k.
 
     With the dataset's declared `label_groups` (e.g. temporally mirrored class pairs), each
     group is also evaluated on its own (queries and database items of the group's labels only)
-    and stored under "groups": {name: {"map@R": ..., "map@all": ...}}.
+    and stored under "groups": {name: {"map@R": ..., "map@all": ...}}. `per_query` is filled
+    with the per-query values of the scalar keys (not of the groups), as in `metrics.evaluate`.
     """
     depth = dataset.retrieval_depth or top_k
     q_labels, db_labels = dataset.query.labels, dataset.retrieval.labels
-    result = metrics.evaluate(query_codes, db_codes, q_labels, db_labels, k=depth)
+    pq: dict[str, np.ndarray] = {}
+    result = metrics.evaluate(query_codes, db_codes, q_labels, db_labels, k=depth, per_query=pq)
     if depth != top_k:  # the suite's default table metric (mAP@50) is there for every task
-        extra = metrics.evaluate(query_codes, db_codes, q_labels, db_labels, k=top_k)
+        extra_pq: dict[str, np.ndarray] = {}
+        extra = metrics.evaluate(
+            query_codes, db_codes, q_labels, db_labels, k=top_k, per_query=extra_pq
+        )
         result.update({k: v for k, v in extra.items() if k.startswith(f"map@{top_k}")})
+        pq.update({k: v for k, v in extra_pq.items() if k.startswith(f"map@{top_k}")})
+    if per_query is not None:
+        per_query.update(pq)
     groups = dataset.meta.get("label_groups") or {}
     if groups:
         result["groups"] = {}
@@ -198,6 +212,36 @@ def evaluate_unimodal(
             "queries": int(q_in.sum()),
         }
     return result
+
+
+def encode_splits(
+    method: Method, dataset: CrossModalDataset, options: RunOptions
+) -> dict[str, np.ndarray]:
+    """Validated codes of the query and retrieval splits: {"query.image": ..., ...}."""
+    info = method.info
+    codes = {}
+    for split_name in ("query", "retrieval"):
+        split = getattr(dataset, split_name)
+        # a pair-fused method may encode both modalities of a pair in one pass
+        fused = (
+            encode_split_pairs(method, split, options=options, where=split_name)
+            if info.pair_fused
+            else None
+        )
+        for modality in dataset.modalities:
+            codes[f"{split_name}.{modality}"] = (
+                fused[modality]
+                if fused is not None
+                else encode_split(
+                    method,
+                    split,
+                    modality,
+                    pair_fused=info.pair_fused,
+                    options=options,
+                    where=f"{split_name} {modality}",
+                )
+            )
+    return codes
 
 
 def execute_run(
@@ -237,14 +281,23 @@ def _train_encode_evaluate(
         seed=spec.seed,
         feature_dims=dataset.feature_dims,
         input_shapes=dataset.input_shapes,
+        on_epoch=(
+            monitor := EpochMonitor(
+                dataset,
+                partial(encode_splits, dataset=dataset, options=options),
+                plan.pruning,
+                on_phase,
+                options.top_k,
+            )
+        ),
     )
     method = _guard(info.name, "construction", lambda: method_cls(context))
 
     on_phase("train")
     train = TrainData(
-        features=_to_device(dataset.train.features, options.device),
+        features=private_tensors(dataset.train.features, options.device),
         labels=(
-            torch.from_numpy(dataset.train.labels).to(options.device)
+            private_tensor(dataset.train.labels, options.device)
             if info.supervision == "supervised"
             else None
         ),
@@ -252,34 +305,18 @@ def _train_encode_evaluate(
         num_labels=dataset.num_labels,
     )
     t0 = time.perf_counter()
-    _guard(info.name, "fit", partial(method.fit, train))
+    try:
+        _guard(info.name, "fit", partial(method.fit, train))
+    except TrialPruned as pruned:  # a trial's stopping rule: no codes, the curve so far
+        timings["train_s"] = timings["total_s"] = time.perf_counter() - t0
+        curve = {"validation_curve": monitor.curve, "pruned": pruned.as_dict()}
+        return _record(plan, dataset, curve, timings, {}, options), {}
     timings["train_s"] = time.perf_counter() - t0
     del train  # frees device memory before encoding
 
     on_phase("encode")
     t0 = time.perf_counter()
-    codes = {}
-    for split_name in ("query", "retrieval"):
-        split = getattr(dataset, split_name)
-        # a pair-fused method may encode both modalities of a pair in one pass
-        fused = (
-            encode_split_pairs(method, split, options=options, where=split_name)
-            if info.pair_fused
-            else None
-        )
-        for modality in dataset.modalities:
-            codes[f"{split_name}.{modality}"] = (
-                fused[modality]
-                if fused is not None
-                else encode_split(
-                    method,
-                    split,
-                    modality,
-                    pair_fused=info.pair_fused,
-                    options=options,
-                    where=f"{split_name} {modality}",
-                )
-            )
+    codes = encode_splits(method, dataset, options)
     timings["encode_s"] = time.perf_counter() - t0
     encoded = sum(len(c) for c in codes.values())
 
@@ -296,15 +333,17 @@ def _train_encode_evaluate(
 
     on_phase("evaluate")
     results = {}
+    per_query: dict[str, np.ndarray] = {}  # "perquery.<task>.<metric>" -> float32 per query
     tasks = CROSS_MODAL_TASKS
     if dataset.task == UNIMODAL_TASK:
         (modality,) = dataset.modalities
         tasks = ((UNIMODAL_TASK, modality, modality),)
     for task, q_mod, db_mod in tasks:
         t0 = time.perf_counter()
+        pq: dict[str, np.ndarray] = {}
         if task == UNIMODAL_TASK:
             results[task] = evaluate_unimodal(
-                codes[f"query.{q_mod}"], codes[f"retrieval.{db_mod}"], dataset, options.top_k
+                codes[f"query.{q_mod}"], codes[f"retrieval.{db_mod}"], dataset, options.top_k, pq
             )
         else:
             results[task] = metrics.evaluate(
@@ -313,11 +352,33 @@ def _train_encode_evaluate(
                 dataset.query.labels,
                 dataset.retrieval.labels,
                 k=options.top_k,
+                per_query=pq,
             )
+        per_query.update({f"perquery.{task}.{m}": v.astype(np.float32) for m, v in pq.items()})
         timings[f"evaluate_{task}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
-    record = RunRecord(
+    if monitor.curve:  # a trial's intermediate validation scores (pruning studies)
+        results["validation_curve"] = monitor.curve
+    record = _record(plan, dataset, results, timings, profile, options)
+    arrays = {f"codes.{key}": pack_codes(value) for key, value in codes.items()}
+    arrays["labels.query"] = np.packbits(dataset.query.labels.astype(bool), axis=1)
+    arrays["labels.retrieval"] = np.packbits(dataset.retrieval.labels.astype(bool), axis=1)
+    arrays["shape"] = np.array([spec.bits, dataset.num_labels])
+    arrays.update(per_query)  # not "codes.*": the codes checksum does not cover them
+    return record, arrays
+
+
+def _record(
+    plan: PlannedRun,
+    dataset: CrossModalDataset,
+    results: dict,
+    timings: dict[str, float],
+    profile: dict,
+    options: RunOptions,
+) -> RunRecord:
+    spec, info = plan.spec, plan.method_cls.info
+    return RunRecord(
         run_id=plan.run_id,
         method=info.name,
         dataset=plan.dataset_label,
@@ -331,9 +392,6 @@ def _train_encode_evaluate(
         timings=timings,
         profile=profile,
         provenance={**provenance.collect(options.device), "method_plugin": dict(plan.origin)},
+        protocol=plan.protocol,
+        tuning=dict(plan.tuning),
     )
-    arrays = {f"codes.{key}": pack_codes(value) for key, value in codes.items()}
-    arrays["labels.query"] = np.packbits(dataset.query.labels.astype(bool), axis=1)
-    arrays["labels.retrieval"] = np.packbits(dataset.retrieval.labels.astype(bool), axis=1)
-    arrays["shape"] = np.array([spec.bits, dataset.num_labels])
-    return record, arrays

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hashbench.data.leakage import check_no_query_copies
 from hashbench.data.types import CrossModalDataset, DatasetOptions
 from hashbench.errors import InputError, RunFailedError
 from hashbench.executors import DriverState, Executor, ExecutorSettings, InProcessExecutor, RunTask
@@ -82,6 +83,12 @@ def plan_grid(
     for spec in grid.expand():
         method_cls = registry.method(spec.method)
         dataset = datasets[spec.dataset]
+        if dataset.task not in method_cls.info.tasks:
+            raise InputError(
+                f"method '{spec.method}' does not support {dataset.task} retrieval, the task of "
+                f"dataset '{spec.dataset}' (it declares: {', '.join(method_cls.info.tasks)}); "
+                "drop it from --methods or pick a dataset of its task"
+            )
         limit = method_cls.max_bits(dataset.feature_dims)
         if limit is not None and spec.bits > limit:
             raise InputError(
@@ -116,6 +123,8 @@ def failed_record(plan: PlannedRun, dataset: CrossModalDataset) -> RunRecord:
         timings={},
         provenance={"method_plugin": dict(plan.origin)},
         status="failed",
+        protocol=plan.protocol,
+        tuning=dict(plan.tuning),
     )
 
 
@@ -139,7 +148,9 @@ def load_datasets(
         spec = registry.dataset(name)
         if observer is not None:
             observer.dataset_loading(name)
-        loaded[name] = spec.load(options)
+        dataset = spec.load(options)
+        check_no_query_copies(dataset, f"dataset '{name}'")  # refuse a leak before any run
+        loaded[name] = dataset
     return loaded, options
 
 
@@ -163,12 +174,48 @@ def run_grid(
     which raises after recording it.
     """
     observer = observer or GridObserver()
-    executor = executor or InProcessExecutor(ExecutorSettings())
     for name in grid.methods:
         registry.method(name)  # unknown names fail before any data is loaded
     loaded, dataset_options = load_datasets(grid, registry, observer)
     plans = plan_grid(grid, registry, loaded)
     observer.grid_started(len(plans))
+    return run_plans(
+        plans,
+        loaded,
+        dataset_options,
+        registry,
+        store,
+        options,
+        rerun=rerun,
+        observer=observer,
+        stop_on_failure=stop_on_failure,
+        executor=executor,
+        lease_s=lease_s,
+    )
+
+
+def run_plans(
+    plans: Sequence[PlannedRun],
+    loaded: Mapping[str, CrossModalDataset],
+    dataset_options: DatasetOptions,
+    registry: Registry,
+    store: ResultStore,
+    options: RunOptions,
+    *,
+    rerun: bool = False,
+    observer: GridObserver | None = None,
+    stop_on_failure: bool = False,
+    executor: Executor | None = None,
+    lease_s: float = LEASE_S,
+    close_executor: bool = True,
+) -> GridOutcome:
+    """Run planned runs not already in the store with the store's claims (`run_grid`'s engine).
+
+    `loaded` maps each plan's `spec.dataset` to the dataset it runs on (a tuning trial's is the
+    validation split). A plan's `protocol` and `tuning` label its stored record.
+    """
+    observer = observer or GridObserver()
+    executor = executor or InProcessExecutor(ExecutorSettings())
     outcome = GridOutcome()
     by_id = {plan.run_id: plan for plan in plans}
     owner = ClaimOwner.current()
@@ -214,6 +261,8 @@ def run_grid(
                 plan = by_id[result.task.run_id]
                 try:
                     if result.ok:
+                        result.record.protocol = plan.protocol
+                        result.record.tuning = dict(plan.tuning)
                         store.save(result.record, result.arrays)
                         outcome.executed += 1
                         outcome.records.append(result.record)
@@ -230,5 +279,6 @@ def run_grid(
                     store.release(plan.run_id, owner)
                     lease.remove(plan.run_id)
         finally:
-            executor.close()
+            if close_executor:
+                executor.close()
     return outcome

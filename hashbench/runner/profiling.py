@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from hashbench.data.types import CrossModalDataset, Split
@@ -19,6 +18,7 @@ from hashbench.profile import (
     benchmark_inference,
     profile_model,
 )
+from hashbench.runner.tensors import private_tensor, private_tensors
 from hashbench.seeding import seed_everything
 from hashbench.store import ResultStore
 
@@ -30,9 +30,7 @@ def profile_inputs(split: Split, device: torch.device, items: int = DEFAULT_ITEM
     """
     n = min(items, len(split))
     modalities = ("image", "text") if len(split.features) > 1 else tuple(split.features) * 2
-    return tuple(
-        torch.from_numpy(np.ascontiguousarray(split.features[m][:n])).to(device) for m in modalities
-    )
+    return tuple(private_tensor(split.features[m][:n], device) for m in modalities)
 
 
 class _OneInput(torch.nn.Module):
@@ -131,13 +129,10 @@ def fresh_profile(
     )
     method = method_cls(context)
     n = min(fit_items, len(dataset.train))
-    features = {
-        m: torch.from_numpy(np.ascontiguousarray(f[:n])).to(device)
-        for m, f in dataset.train.features.items()
-    }
+    features = private_tensors({m: f[:n] for m, f in dataset.train.features.items()}, device)
     labels = None
     if method_cls.info.supervision == "supervised":
-        labels = torch.from_numpy(dataset.train.labels[:n]).to(device)
+        labels = private_tensor(dataset.train.labels[:n], device)
     method.fit(
         TrainData(
             features=features,

@@ -11,6 +11,10 @@ from typing import Any
 from hashbench.codes import MAX_BITS
 from hashbench.errors import InputError
 from hashbench.methods import BUDGETS, Method
+from hashbench.params import check_value, coerce
+
+# torch and numpy take seeds below 2**63 and 2**32; one range serves all of them.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ def parse_bits(values: Iterable[str | int]) -> list[int]:
                 f"--bits: {bits} is out of range; code lengths go from 1 to {MAX_BITS}"
             )
         out.append(bits)
+    if not out:
+        raise InputError("--bits is empty; give one or more code lengths, e.g. --bits 16,32")
     return sorted(set(out))
 
 
@@ -54,9 +60,11 @@ def parse_seeds(values: Iterable[str | int]) -> list[int]:
             raise InputError(
                 f"--seeds: '{text}' is not a whole number (e.g. --seeds 0,1,2)"
             ) from None
-        if seed < 0:
-            raise InputError(f"--seeds: {seed} is negative; seeds are 0 or more")
+        if not 0 <= seed <= MAX_SEED:
+            raise InputError(f"--seeds: {seed} is out of range; seeds go from 0 to {MAX_SEED}")
         out.append(seed)
+    if not out:
+        raise InputError("--seeds is empty; give one or more seeds, e.g. --seeds 0,1,2")
     return sorted(set(out))
 
 
@@ -74,17 +82,13 @@ def parse_budgets(values: list[str]) -> list[str]:
     return list(dict.fromkeys(budgets))
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text  # a bare word is a string
-
-
 def parse_param_overrides(
     items: Iterable[str], methods: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    """`method.key=value` strings -> {method: {key: value}}; values parsed as JSON if possible."""
+    """`method.key=value` strings -> {method: {key: raw value}}.
+
+    Values stay strings here: `resolve_params` types each by the method's default.
+    """
     known = set(methods)
     out: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -97,15 +101,20 @@ def parse_param_overrides(
             raise InputError(
                 f"--param '{item}': method '{method}' is not among --methods ({listed})"
             )
-        out.setdefault(method, {})[key] = _parse_value(value)
+        out.setdefault(method, {})[key] = value
     return out
 
 
 def resolve_params(
     method_cls: type[Method], protocol: str, budget: str, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The method's defaults for this protocol and budget, with the user's overrides applied."""
+    """The method's defaults for this protocol and budget, with the user's overrides applied.
+
+    Each override is typed by its default (`hashbench.params.coerce`) and checked against the
+    method's declared `param_ranges`; a bad value fails here, before any run starts.
+    """
     params = method_cls.resolve_params(protocol, budget)
+    name = method_cls.info.name
     unknown = sorted(set(overrides) - set(params))
     if unknown:
         valid = ", ".join(sorted(params)) or "(this method has no hyperparameters)"
@@ -113,7 +122,10 @@ def resolve_params(
             f"--param: {method_cls.info.name} has no hyperparameter {', '.join(unknown)}; "
             f"valid: {valid}"
         )
-    params.update(overrides)
+    for key, raw in overrides.items():
+        value = coerce(f"{name}.{key}", raw, params[key])
+        check_value(name, key, value, method_cls.param_ranges.get(key))
+        params[key] = value
     return params
 
 

@@ -11,80 +11,37 @@ a complete one (an orphan codes folder is overwritten when the run is repeated).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import sqlite3
 import tempfile
-import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hashbench.errors import StoreError
+from hashbench.store.claims import ClaimsMixin
+from hashbench.store.records import (
+    _SCHEMA,
+    ADDED_COLUMNS,
+    COLUMNS,
+    SCHEMA_VERSION,
+    RunRecord,
+    codes_digest,
+    from_row,
+    to_row,
+)
 
 DEFAULT_STORE = Path("results") / "hashbench.sqlite"
 STORE_ENV = "HASHBENCH_STORE"
-SCHEMA_VERSION = 2  # 2: column `error` (traceback of a failed run)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id              TEXT PRIMARY KEY,
-    method              TEXT NOT NULL,
-    dataset             TEXT NOT NULL,
-    dataset_fingerprint TEXT NOT NULL,
-    bits                INTEGER NOT NULL,
-    seed                INTEGER NOT NULL,
-    budget              TEXT NOT NULL,
-    params              TEXT NOT NULL,
-    pair_fused          INTEGER NOT NULL,
-    status              TEXT NOT NULL,
-    metrics             TEXT NOT NULL,
-    timings             TEXT NOT NULL,
-    profile             TEXT NOT NULL DEFAULT '{}',
-    provenance          TEXT NOT NULL,
-    codes_path          TEXT NOT NULL,
-    error               TEXT NOT NULL DEFAULT '',
-    created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS runs_by_grid ON runs (dataset, method, bits, seed);
-CREATE TABLE IF NOT EXISTS claims (
-    run_id     TEXT PRIMARY KEY,
-    owner      TEXT NOT NULL,
-    host       TEXT NOT NULL,
-    pid        INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-);
-"""
 
 
-@dataclass(frozen=True)
-class ClaimOwner:
-    """Who works on a run: one `hashbench run` process (a unique id, its host and pid)."""
-
-    id: str
-    host: str
-    pid: int
-
-    @classmethod
-    def current(cls) -> ClaimOwner:
-        return cls(id=uuid.uuid4().hex, host=socket.gethostname(), pid=os.getpid())
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+def _has_core_columns(conn: sqlite3.Connection) -> bool:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    return {"run_id", "method", "dataset", "metrics", "codes_path"} <= present
 
 
 def default_store_path() -> Path:
@@ -92,75 +49,84 @@ def default_store_path() -> Path:
     return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
-@dataclass
-class RunRecord:
-    """One finished run as stored."""
+class ResultStore(ClaimsMixin):
+    """The results database at `path`.
 
-    run_id: str
-    method: str
-    dataset: str
-    dataset_fingerprint: str
-    bits: int
-    seed: int
-    budget: str
-    params: dict[str, Any]
-    pair_fused: bool
-    metrics: dict[str, Any]
-    timings: dict[str, float]
-    provenance: dict[str, Any]
-    profile: dict[str, Any] = field(default_factory=dict)
-    status: str = "done"  # "done" or "failed"
-    codes_path: str = ""
-    created_at: str = ""
-    error: str = ""  # traceback of a failed run
+    For writing (the default) a missing database is created; with `defer_create` only at the
+    first write, so a command refused on bad input leaves nothing behind. `readonly=True`
+    (commands that only read) never creates or changes anything: a missing file or one that is
+    not a hashbench store is refused. Either way a foreign SQLite file is refused, untouched.
+    """
 
-
-_JSON_FIELDS = ("params", "metrics", "timings", "provenance", "profile")
-_COLUMNS = (
-    "run_id",
-    "method",
-    "dataset",
-    "dataset_fingerprint",
-    "bits",
-    "seed",
-    "budget",
-    "params",
-    "pair_fused",
-    "status",
-    "metrics",
-    "timings",
-    "profile",
-    "provenance",
-    "codes_path",
-    "created_at",
-    "error",
-)
-
-
-class ResultStore:
-    """Open (creating if needed) the results database at `path`."""
-
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self, path: Path | str, *, readonly: bool = False, defer_create: bool = False
+    ) -> None:
         self.path = Path(path)
         self.runs_dir = self.path.parent / "runs"
+        self.readonly = readonly
+        self._conn: sqlite3.Connection | None = None
+        self._select = ", ".join(COLUMNS)
+        if readonly:
+            self._open_readonly()
+        elif self.path.exists() or not defer_create:
+            self._open_for_writing()
+
+    def _connect(self, uri: str | Path, **kwargs: Any) -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, timeout=30, isolation_level=None, **kwargs)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"results store {self.path} has schema version {version}, newer than this "
+                f"hashbench understands ({SCHEMA_VERSION}); upgrade hashbench"
+            )
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if tables and "runs" not in tables or "runs" in tables and not _has_core_columns(conn):
+            conn.close()
+            raise StoreError(
+                f"{self.path} is an SQLite database but not a hashbench results store; "
+                "choose another file with --store PATH"
+            )
+        return conn
+
+    def _open_readonly(self) -> None:
+        if not self.path.is_file():
+            raise StoreError(
+                f"no results store at {self.path}; run `hashbench run ...` first, or point "
+                f"--store (or {STORE_ENV}) at an existing one"
+            )
+        try:
+            self._conn = self._connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+            present = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"results store {self.path} cannot be used: {exc}. If the file is damaged or "
+                "not a hashbench database, choose another with --store PATH"
+            ) from exc
+        if not present:  # an empty database file: nothing stored yet
+            self._select = ""
+            return
+        # an older store, read as it is: columns it lacks read as their defaults
+        self._select = ", ".join(
+            c if c in present or c not in ADDED_COLUMNS else f"{ADDED_COLUMNS[c]} AS {c}"
+            for c in COLUMNS
+        )
+
+    def _open_for_writing(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.runs_dir.mkdir(exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._conn = self._connect(self.path)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"results store {self.path} has schema version {version}, newer than this "
-                    f"hashbench understands ({SCHEMA_VERSION}); upgrade hashbench"
-                )
             with self._transaction():
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._conn.execute(statement)
-                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
-                if "error" not in columns:  # a version-1 store: add the column in place
-                    self._conn.execute("ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT ''")
+                present = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+                for column, default in ADDED_COLUMNS.items():  # an older store: add in place
+                    if column not in present:
+                        self._conn.execute(
+                            f"ALTER TABLE runs ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}"
+                        )
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -174,7 +140,8 @@ class ResultStore:
             ) from exc
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def __enter__(self) -> ResultStore:
         return self
@@ -184,6 +151,11 @@ class ResultStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened read-only")
+        if self._conn is None:  # the first write creates the database
+            self._open_for_writing()
+        assert self._conn is not None
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -197,7 +169,9 @@ class ResultStore:
     def save(self, record: RunRecord, arrays: Mapping[str, np.ndarray]) -> None:
         """Store a finished run and its arrays (packed codes, labels) atomically."""
         final = self.runs_dir / record.run_id
+        record.codes_digest = codes_digest(arrays, record.bits)
         try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{record.run_id}.", dir=self.runs_dir))
             try:
                 np.savez(tmp / "codes.npz", **arrays)
@@ -268,79 +242,16 @@ class ResultStore:
     def failures(self) -> list[RunRecord]:
         """Runs whose last attempt failed."""
         rows = self._query(
-            f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE status = 'failed' "
+            f"SELECT {self._select} FROM runs WHERE status = 'failed' "
             "ORDER BY dataset, method, bits, seed"
         )
         return [self._from_row(row) for row in rows]
 
-    # --- claims: one process per run, however many share the store --------------------------
-
-    def claim(self, run_id: str, owner: ClaimOwner, lease_s: float, rerun: bool = False) -> str:
-        """Try to take `run_id` for `owner`: "claimed", "done" (already stored; not with
-        `rerun`) or "busy" (another live process holds an unexpired claim).
-
-        A claim expires after `lease_s` unless renewed; a claim of a process that no longer
-        exists on this host is taken over at once (a killed sweep resumes without waiting).
-        """
-        now = time.time()
-        try:
-            with self._transaction():
-                if (
-                    not rerun
-                    and self._conn.execute(
-                        "SELECT 1 FROM runs WHERE run_id = ? AND status = 'done'", (run_id,)
-                    ).fetchone()
-                ):
-                    return "done"
-                held = self._conn.execute(
-                    "SELECT owner, host, pid, expires_at FROM claims WHERE run_id = ?", (run_id,)
-                ).fetchone()
-                if held is not None and held[0] != owner.id and held[3] > now:
-                    if held[1] != owner.host or _pid_alive(held[2]):
-                        return "busy"
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO claims (run_id, owner, host, pid, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (run_id, owner.id, owner.host, owner.pid, now + lease_s),
-                )
-                return "claimed"
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot claim run {run_id} in {self.path}: {exc}") from exc
-
-    def renew(self, run_ids: list[str], owner: ClaimOwner, lease_s: float) -> None:
-        """Extend `owner`'s claims on `run_ids` by `lease_s` from now."""
-        if not run_ids:
-            return
-        marks = ", ".join("?" for _ in run_ids)
-        with self._transaction():
-            self._conn.execute(
-                f"UPDATE claims SET expires_at = ? WHERE owner = ? AND run_id IN ({marks})",
-                (time.time() + lease_s, owner.id, *run_ids),
-            )
-
-    def release(self, run_id: str, owner: ClaimOwner) -> None:
-        with self._transaction():
-            self._conn.execute(
-                "DELETE FROM claims WHERE run_id = ? AND owner = ?", (run_id, owner.id)
-            )
-
-    @staticmethod
-    def _to_row(record: RunRecord) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        for column in _COLUMNS:
-            if column == "created_at":
-                continue
-            value = getattr(record, column)
-            if column in _JSON_FIELDS:
-                value = json.dumps(value, sort_keys=True)
-            elif column == "pair_fused":
-                value = int(value)
-            row[column] = value
-        return row
-
     # --- reading ----------------------------------------------------------------------------
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        if self._conn is None or not self._select:  # nothing has been stored yet
+            return []
         try:
             return self._conn.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
@@ -351,10 +262,10 @@ class ResultStore:
         return bool(rows)
 
     def get(self, run_id: str) -> RunRecord:
-        rows = self._query(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,))
+        rows = self._query(f"SELECT {self._select} FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             rows = self._query(
-                f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE run_id LIKE ?", (run_id + "%",)
+                f"SELECT {self._select} FROM runs WHERE run_id LIKE ?", (run_id + "%",)
             )
             if len(rows) != 1:
                 what = "no run" if not rows else f"{len(rows)} runs"
@@ -362,37 +273,67 @@ class ResultStore:
         return self._from_row(rows[0])
 
     def records(self, **filters: Any) -> list[RunRecord]:
-        """Finished runs, optionally filtered by column values (a value may be a list)."""
+        """Finished runs, optionally filtered by column values (a value may be a list).
+
+        Trials of tuning studies are left out unless `protocol` is given.
+        """
         clauses, args = ["status = 'done'"], []
+        if filters.get("protocol") is None:
+            clauses.append("protocol != 'trial'")
         for column, value in filters.items():
             if value is None:
                 continue
-            if column not in _COLUMNS:
+            if column not in COLUMNS:
                 raise ValueError(f"unknown column {column}")
             values = list(value) if isinstance(value, list | tuple | set) else [value]
             clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
             args.extend(values)
         sql = (
-            f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE {' AND '.join(clauses)} "
+            f"SELECT {self._select} FROM runs WHERE {' AND '.join(clauses)} "
             "ORDER BY dataset, method, bits, seed"
         )
         return [self._from_row(row) for row in self._query(sql, tuple(args))]
 
-    @staticmethod
-    def _from_row(row: tuple) -> RunRecord:
-        values = dict(zip(_COLUMNS, row, strict=True))
-        for column in _JSON_FIELDS:
-            values[column] = json.loads(values[column])
-        values["pair_fused"] = bool(values["pair_fused"])
-        return RunRecord(**values)
+    _from_row = staticmethod(from_row)
+    _to_row = staticmethod(to_row)
 
     def load_arrays(self, record: RunRecord) -> dict[str, np.ndarray]:
-        """The stored arrays of a run (packed codes and labels)."""
+        """The stored arrays of a run (packed codes and labels), checked against the checksum,
+        shapes and code length recorded in its row (runs stored before version 3 of the schema
+        have no checksum: their arrays are checked for the run's code length only)."""
         path = self.path.parent / record.codes_path
         try:
             with np.load(path) as data:
-                return {name: data[name] for name in data.files}
-        except (OSError, ValueError) as exc:
+                arrays = {name: data[name] for name in data.files}
+        except Exception as exc:  # a truncated zip raises BadZipFile, EOFError, zlib.error...
             raise StoreError(
-                f"cannot read the codes of run {record.run_id} at {path}: {exc}"
+                f"cannot read the codes of run {record.run_id} at {path}: "
+                f"{type(exc).__name__}: {exc}. Rerun it with `hashbench run ... --rerun`"
             ) from exc
+        problem = _digest_problem(record, arrays)
+        if problem:
+            raise StoreError(
+                f"the codes file {path} does not belong to run {record.run_id}: {problem}. "
+                "Rerun it with `hashbench run ... --rerun`"
+            )
+        return arrays
+
+
+def _digest_problem(record: RunRecord, arrays: Mapping[str, np.ndarray]) -> str | None:
+    """Why `arrays` are not the ones stored with `record`, or None."""
+    expected = record.codes_digest
+    if expected:
+        actual = codes_digest(arrays, record.bits)
+        if actual["shapes"] != expected.get("shapes"):
+            return f"array shapes {actual['shapes']} differ from the recorded {expected['shapes']}"
+        if actual["sha256"] != expected.get("sha256"):
+            return "its checksum differs from the one recorded when the run was stored"
+        return None
+    width = (record.bits + 7) // 8
+    for name, array in arrays.items():
+        if name.startswith("codes.") and (array.ndim != 2 or array.shape[1] != width):
+            return f"{name} has shape {array.shape}, not (items, {width}) for {record.bits} bits"
+    shape = arrays.get("shape")
+    if shape is not None and int(shape[0]) != record.bits:
+        return f"it holds {int(shape[0])}-bit codes; the run has {record.bits} bits"
+    return None
