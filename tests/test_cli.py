@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hashbench
-import hashbench.cli
+import hashbench.cli.app
 from hashbench.plugins import create_plugin_manager
 from hashbench.store import ResultStore, default_store_path
 
@@ -121,7 +121,7 @@ def _with_plugin(monkeypatch, module):
         pm.register(module, name=module.__name__)
         return pm
 
-    monkeypatch.setattr(hashbench.cli, "create_plugin_manager", patched)
+    monkeypatch.setattr(hashbench.cli.app, "create_plugin_manager", patched)
 
 
 def _broken_method(name: str, encode):

@@ -71,8 +71,8 @@ class ResultStore(ClaimsMixin):
         elif self.path.exists() or not defer_create:
             self._open_for_writing()
 
-    def _connect(self, uri: str | Path, **kwargs: Any) -> sqlite3.Connection:
-        conn = sqlite3.connect(uri, timeout=30, isolation_level=None, **kwargs)
+    def _connect(self, target: str | Path, **kwargs: Any) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, timeout=30, isolation_level=None, **kwargs)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             conn.close()

@@ -1,4 +1,5 @@
-"""`hashbench data ...` commands and the real-data options `hashbench run` shares with them."""
+"""`hashbench data check` and `hashbench data prepare`: validate real datasets' files, or build
+them from raw images, captions and labels."""
 
 from __future__ import annotations
 
@@ -7,97 +8,16 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
+from hashbench.cli.app import main
+from hashbench.cli.options import build_encoder, dataset_options_kwargs, real_data_options
 from hashbench.data.real import DATA_ENV, REAL_DATASETS, check_real, data_root
 from hashbench.data.types import DatasetOptions
 from hashbench.errors import InputError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def real_data_options(command):
-    """Add --data-root, --trust-pickle, --ucmfh-quirks, --encoder and the CLIP options."""
-    options = [
-        click.option(
-            "--data-root",
-            type=click.Path(path_type=Path, file_okay=False),
-            default=None,
-            help="Folder of real datasets (mirflickr, nuswide, mscoco, cifar10, dvs128-gesture, "
-            f"cifar10-dvs) [default: ${DATA_ENV}].",
-        ),
-        click.option(
-            "--trust-pickle",
-            is_flag=True,
-            help="Allow loading UCMFH .pkl files (a pickle runs code stored in it). "
-            "Also HASHBENCH_TRUST_PICKLE=1.",
-        ),
-        click.option(
-            "--ucmfh-quirks",
-            is_flag=True,
-            help="Reproduce UCMFH's released code: cut every split to a multiple of 128 rows "
-            "(4992 train, 1920 queries).",
-        ),
-        click.option(
-            "--encoder",
-            default=None,
-            metavar="NAME",
-            help="Encode raw images and captions with this encoder (e.g. clip).",
-        ),
-        click.option(
-            "--clip-model",
-            default="ViT-B-32",
-            show_default=True,
-            help="open_clip model name, or local-dir:FOLDER.",
-        ),
-        click.option(
-            "--clip-checkpoint",
-            type=click.Path(path_type=Path, dir_okay=False),
-            default=None,
-            help="Local CLIP weights (.safetensors or a torch state dict); never downloaded.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def build_encoder(
-    registry: Any,
-    encoder: str | None,
-    clip_model: str,
-    clip_checkpoint: Path | None,
-    device: Any = "auto",
-) -> object | None:
-    """The encoder object a dataset loader gets, or None for features stored in the files."""
-    if encoder in (None, "", "precomputed"):
-        if clip_checkpoint is not None:
-            raise InputError("--clip-checkpoint needs --encoder clip")
-        return None
-    spec = registry.encoder(encoder)
-    if encoder == "clip":
-        return spec.create(model=clip_model, checkpoint=clip_checkpoint, device=device)
-    return spec.create()
-
-
-def dataset_options_kwargs(
-    registry: Any,
-    *,
-    data_root: Path | None,
-    trust_pickle: bool,
-    ucmfh_quirks: bool,
-    encoder: str | None,
-    clip_model: str,
-    clip_checkpoint: Path | None,
-    device: Any = "auto",
-) -> dict[str, Any]:
-    """Keyword arguments of `DatasetOptions` from the shared CLI options."""
-    return {
-        "data_root": data_root,
-        "trust_pickle": trust_pickle,
-        "ucmfh_quirks": ucmfh_quirks,
-        "encoder": build_encoder(registry, encoder, clip_model, clip_checkpoint, device),
-    }
 
 
 def _real_name(name: str) -> str:
@@ -129,7 +49,7 @@ def _check_report(registry: Any, name: str, options: DatasetOptions):
     return check_unimodal(name, registry.dataset(name).load(options))
 
 
-@click.group(name="data")
+@main.group(name="data")
 def data() -> None:
     """Real datasets: check files under a data root, or prepare them from raw images.
 
@@ -160,10 +80,12 @@ def check(app, name: str, device: str, scale: float, **options) -> None:
     kwargs = dataset_options_kwargs(registry, device=device, **options)
     report = _check_report(registry, name, DatasetOptions(scale=scale, **kwargs))
     for line in report.lines:
-        out.print(line)
+        out.print(escape(line))
     for warning in report.warnings:
-        out.print(f"warning: {warning}")
-    out.print(f"{name}: OK" + (f" ({len(report.warnings)} warning(s))" if report.warnings else ""))
+        out.print(escape(f"warning: {warning}"))
+    out.print(
+        escape(f"{name}: OK") + (f" ({len(report.warnings)} warning(s))" if report.warnings else "")
+    )
 
 
 @data.command()

@@ -1,0 +1,158 @@
+"""Options and parsing helpers several commands share: the store, name filters, the real-data
+options, comma-separated lists, the sweep file and the energy model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hashbench.data.real import DATA_ENV
+from hashbench.errors import InputError
+from hashbench.profile import EnergyModel
+from hashbench.runner.sweep_config import load_sweep
+from hashbench.store import ResultStore, default_store_path
+
+store_option = click.option(
+    "--store", type=click.Path(path_type=Path), default=None, help="Results database."
+)
+
+
+def name_filters(command):
+    """Add --datasets and --methods: only these names (comma-separated)."""
+    command = click.option("--methods", default=None, help="Only these methods (comma-separated).")(
+        command
+    )
+    return click.option("--datasets", default=None, help="Only these datasets (comma-separated).")(
+        command
+    )
+
+
+def split(value: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated list."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def split_or_none(value: str | None) -> list[str] | None:
+    """A filter's names, or None (no filter) when the option was not given."""
+    return split(value) if value else None
+
+
+def open_store(path: Path | None, *, readonly: bool = False) -> ResultStore:
+    """The results store at `path`, or the default one.
+
+    Commands that only read open it `readonly` (never created, changed or migrated; a file that
+    is not a hashbench store is refused); commands that write create it at their first write,
+    so one refused on bad input leaves no empty store behind.
+    """
+    return ResultStore(path or default_store_path(), readonly=readonly, defer_create=True)
+
+
+def existing_store_path(store: Path | None) -> Path:
+    """The store to read: --store or the default; it must exist."""
+    path = Path(store or default_store_path())
+    if not path.exists():
+        raise InputError(
+            f"no results store at {path}; run `hashbench run ...` first or pass --store"
+        )
+    return path
+
+
+def apply_sweep_file(ctx: click.Context, path: Path | None) -> None:
+    """--config: the file's values become the defaults of the command's other options."""
+    if path is None:
+        return
+    names = [p.name for p in ctx.command.params if p.name]
+    ctx.default_map = {**(ctx.default_map or {}), **load_sweep(path, names)}
+
+
+def energy_model(e_mac: float, e_ac: float) -> EnergyModel:
+    """The energy model of --e-mac / --e-ac (pJ per operation)."""
+    if e_mac < 0 or e_ac < 0:
+        raise InputError("--e-mac and --e-ac are energies per operation in pJ; they must be >= 0")
+    return EnergyModel(e_mac_pj=e_mac, e_ac_pj=e_ac)
+
+
+def real_data_options(command):
+    """Add --data-root, --trust-pickle, --ucmfh-quirks, --encoder and the CLIP options."""
+    options = [
+        click.option(
+            "--data-root",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            help="Folder of real datasets (mirflickr, nuswide, mscoco, cifar10, dvs128-gesture, "
+            f"cifar10-dvs) [default: ${DATA_ENV}].",
+        ),
+        click.option(
+            "--trust-pickle",
+            is_flag=True,
+            help="Allow loading UCMFH .pkl files (a pickle runs code stored in it). "
+            "Also HASHBENCH_TRUST_PICKLE=1.",
+        ),
+        click.option(
+            "--ucmfh-quirks",
+            is_flag=True,
+            help="Reproduce UCMFH's released code: cut every split to a multiple of 128 rows "
+            "(4992 train, 1920 queries).",
+        ),
+        click.option(
+            "--encoder",
+            default=None,
+            metavar="NAME",
+            help="Encode raw images and captions with this encoder (e.g. clip).",
+        ),
+        click.option(
+            "--clip-model",
+            default="ViT-B-32",
+            show_default=True,
+            help="open_clip model name, or local-dir:FOLDER.",
+        ),
+        click.option(
+            "--clip-checkpoint",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Local CLIP weights (.safetensors or a torch state dict); never downloaded.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_encoder(
+    registry: Any,
+    encoder: str | None,
+    clip_model: str,
+    clip_checkpoint: Path | None,
+    device: Any = "auto",
+) -> object | None:
+    """The encoder object a dataset loader gets, or None for features stored in the files."""
+    if encoder in (None, "", "precomputed"):
+        if clip_checkpoint is not None:
+            raise InputError("--clip-checkpoint needs --encoder clip")
+        return None
+    spec = registry.encoder(encoder)
+    if encoder == "clip":
+        return spec.create(model=clip_model, checkpoint=clip_checkpoint, device=device)
+    return spec.create()
+
+
+def dataset_options_kwargs(
+    registry: Any,
+    *,
+    data_root: Path | None,
+    trust_pickle: bool,
+    ucmfh_quirks: bool,
+    encoder: str | None,
+    clip_model: str,
+    clip_checkpoint: Path | None,
+    device: Any = "auto",
+) -> dict[str, Any]:
+    """Keyword arguments of `DatasetOptions` from the shared CLI options."""
+    return {
+        "data_root": data_root,
+        "trust_pickle": trust_pickle,
+        "ucmfh_quirks": ucmfh_quirks,
+        "encoder": build_encoder(registry, encoder, clip_model, clip_checkpoint, device),
+    }

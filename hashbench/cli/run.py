@@ -1,0 +1,305 @@
+"""`hashbench run` and `hashbench status`: a grid of runs, executed or inspected, with progress
+rendered on stderr."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from tabulate import tabulate
+
+from hashbench.cli.app import App, main, stderr, stdout
+from hashbench.cli.options import (
+    apply_sweep_file,
+    dataset_options_kwargs,
+    existing_store_path,
+    open_store,
+    real_data_options,
+    split,
+    store_option,
+)
+from hashbench.errors import InputError
+from hashbench.executors import ExecutorSettings
+from hashbench.report.table import build_table, to_rich
+from hashbench.runner.execute import PlannedRun, RunOptions
+from hashbench.runner.grid import GridObserver, GridSpec, grid_status, run_grid
+from hashbench.runner.spec import parse_bits, parse_budgets, parse_param_overrides, parse_seeds
+from hashbench.seeding import resolve_device
+from hashbench.store import RunRecord
+
+
+class _ProgressObserver(GridObserver):
+    """Renders grid progress on stderr with rich."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("preparing", total=None)
+
+    def dataset_loading(self, name: str) -> None:
+        self.progress.update(self.task, description=escape(f"loading {name}"))
+
+    def grid_started(self, total: int) -> None:
+        self.progress.update(self.task, total=total, description="runs")
+
+    @staticmethod
+    def _label(plan: PlannedRun) -> str:
+        s = plan.spec
+        return f"{s.method} / {s.dataset} / {s.bits} bits / seed {s.seed}"
+
+    def run_started(self, plan: PlannedRun) -> None:
+        self.progress.update(self.task, description=escape(self._label(plan)))
+
+    def run_phase(self, plan: PlannedRun, phase: str) -> None:
+        self.progress.update(self.task, description=escape(f"{self._label(plan)}: {phase}"))
+
+    def run_finished(self, plan: PlannedRun, record: RunRecord, skipped: bool) -> None:
+        verb = "skipped (in store)" if skipped else f"done in {record.timings['total_s']:.1f}s"
+        i2t, t2i = (record.metrics.get(t, {}).get("map@50") for t in ("i2t", "t2i"))
+        scores = f"  I2T {i2t:.4f}  T2I {t2i:.4f}" if i2t is not None and t2i is not None else ""
+        uni = record.metrics.get("unimodal", {}).get("map@50")
+        scores += f"  unimodal {uni:.4f}" if uni is not None else ""
+        line = f"{self._label(plan)}: {verb}{scores}  [{record.run_id}]"
+        self.progress.console.print(escape(line))  # ids like [ee9a..] are not markup
+        self.progress.advance(self.task)
+
+    def run_failed(self, plan: PlannedRun, message: str) -> None:
+        self.progress.console.print(
+            f"[red]{escape(self._label(plan))}: FAILED[/] "
+            + escape(f"{message}  [{plan.run_id}] (traceback stored; see `hashbench status`)")
+        )
+        self.progress.advance(self.task)
+
+    def run_elsewhere(self, plan: PlannedRun) -> None:
+        self.progress.console.print(
+            escape(f"{self._label(plan)}: running in another process, left to it  [{plan.run_id}]")
+        )
+        self.progress.advance(self.task)
+
+
+
+@main.command()
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, param, value: apply_sweep_file(ctx, value),
+    help="A TOML file of these options (see docs/scheduler.md); options given here win.",
+)
+@click.option("--methods", "-m", required=True, help="Comma-separated method names.")
+@click.option(
+    "--dataset", "-d", "datasets", required=True, help="Dataset name(s), comma-separated."
+)
+@click.option("--bits", "-b", default="16,32,64,128", show_default=True, help="Code lengths.")
+@click.option("--seeds", "-s", default="0", show_default=True, help="Seeds, comma-separated.")
+@click.option(
+    "--budget",
+    default="paper",
+    show_default=True,
+    help="paper: the papers' schedules; quick: short; quick,paper: both.",
+)
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="METHOD.NAME=VALUE",
+    help="Override a hyperparameter (repeatable), e.g. ucmfh.epochs=20.",
+)
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Shrink a dataset (0 < scale <= 1), e.g. 0.1 for a fast trial: synthetic ones, and "
+    "the protocol split of cifar10 and the DVS datasets.",
+)
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results database [default: $HASHBENCH_STORE or results/hashbench.sqlite].",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--rerun", is_flag=True, help="Run again even when the store has the result.")
+@click.option("--encode-batch-size", default=4096, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where runs execute: local (this process), process (--workers N local processes), "
+    "ray (a Ray cluster, --address); see `hashbench list executors`.",
+)
+@click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes.")
+@click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@real_data_options
+@click.pass_obj
+def run(
+    app: App,
+    methods: str,
+    datasets: str,
+    bits: str,
+    seeds: str,
+    budget: str,
+    params: tuple[str, ...],
+    scale: float,
+    store: Path | None,
+    device: str,
+    rerun: bool,
+    encode_batch_size: int,
+    executor: str,
+    workers: int | None,
+    address: str | None,
+    **data_options,
+) -> None:
+    """Train, encode and evaluate every combination; store the results; print a summary.
+
+    Finished runs are skipped (--rerun forces them); a failing run is recorded with its
+    traceback and the sweep goes on.
+
+    \b
+    Example:
+      hashbench run --methods lsh,cca-itq --dataset synth-mscoco --bits 16,32,64,128
+      hashbench run --config sweep.toml --executor process --workers 2
+    """
+    method_names, dataset_names = split(methods), split(datasets)
+    if not method_names or not dataset_names:
+        raise InputError("--methods and --dataset each need at least one name")
+    grid = _grid(method_names, dataset_names, bits, seeds, budget, params, scale)
+    registry = app.registry()
+    for name in method_names:
+        registry.method(name)
+    for name in dataset_names:
+        registry.dataset(name)
+    kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
+    grid = dataclasses.replace(grid, dataset_options=kwargs)
+    options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
+    settings = ExecutorSettings(workers=workers, address=address, block=app.block)
+    runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
+    with open_store(store) as results:  # opened first: an unusable store fails before training
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=stderr, transient=True) as progress:
+            outcome = run_grid(
+                grid,
+                registry,
+                results,
+                options,
+                rerun=rerun,
+                observer=_ProgressObserver(progress),
+                stop_on_failure=app.debug,  # --debug: the first failure's traceback
+                executor=runner,
+            )
+    if outcome.records:
+        stdout.print(to_rich(build_table(outcome.records), title="mAP@50 (djsrh)"))
+    stderr.print(
+        f"{outcome.executed} run(s) executed, {outcome.skipped} skipped (already stored), "
+        f"{len(outcome.failed)} failed; store: {escape(str(results.path))}"
+    )
+    if outcome.elsewhere:
+        stderr.print(
+            f"{len(outcome.elsewhere)} run(s) were in progress in another process sharing the "
+            "store and were left to it; run the same command later to pick up any it did not "
+            "finish."
+        )
+    if outcome.failed:
+        for plan, message in outcome.failed:  # unwrapped: one line per failed run
+            click.echo(f"  failed: {_ProgressObserver._label(plan)}: {message}", err=True)
+        stderr.print(
+            "The other runs are stored. `hashbench status` shows the tracebacks; "
+            "running the same command again retries only what is missing."
+        )
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--methods", "-m", default=None, help="Comma-separated method names.")
+@click.option("--dataset", "-d", "datasets", default=None, help="Dataset name(s).")
+@click.option("--bits", "-b", default="16,32,64,128", show_default=True, help="Code lengths.")
+@click.option("--seeds", "-s", default="0", show_default=True, help="Seeds, comma-separated.")
+@click.option("--budget", default="paper", show_default=True, help="paper, quick or both.")
+@click.option("--param", "-p", "params", multiple=True, metavar="METHOD.NAME=VALUE")
+@click.option("--scale", default=1.0, show_default=True, type=float)
+@store_option
+@click.option("--traceback", "show_traceback", is_flag=True, help="Print failed runs' tracebacks.")
+@click.pass_obj
+def status(
+    app: App,
+    methods: str | None,
+    datasets: str | None,
+    bits: str,
+    seeds: str,
+    budget: str,
+    params: tuple[str, ...],
+    scale: float,
+    store: Path | None,
+    show_traceback: bool,
+) -> None:
+    """Done / failed / pending runs: of one grid (same options as `run`), or the whole store.
+
+    \b
+    Example:
+      hashbench status --methods lsh,cca-itq --dataset synth-mscoco --budget quick
+      hashbench status --traceback
+    """
+    path = existing_store_path(store)
+    with open_store(path, readonly=True) as results:
+        if methods or datasets:
+            if not (methods and datasets):
+                raise InputError("status of a grid needs both --methods and --dataset")
+            grid = _grid(split(methods), split(datasets), bits, seeds, budget, params, scale)
+            cells = grid_status(grid, app.registry(), results)
+            rows = [
+                (p.spec.method, p.dataset_label, p.spec.bits, p.spec.seed, state, p.run_id)
+                for p, state in cells
+            ]
+            click.echo(
+                tabulate(rows, headers=["method", "dataset", "bits", "seed", "status", "run"])
+            )
+            counts = {k: sum(1 for _, s in cells if s == k) for k in ("done", "failed", "pending")}
+        else:
+            summary = results.status_counts()
+            click.echo(tabulate(summary, headers=["dataset", "method", "done", "failed"]))
+            counts = {
+                "done": sum(r[2] for r in summary),
+                "failed": sum(r[3] for r in summary),
+            }
+        failures = results.failures()
+    click.echo("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    for record in failures:
+        last = record.error.strip().splitlines()[-1] if record.error.strip() else "?"
+        click.echo(
+            f"failed {record.run_id}: {record.method} / {record.dataset} / {record.bits} "
+            f"bits / seed {record.seed}: {last}"
+        )
+        if show_traceback:
+            click.echo(record.error)
+
+
+def _grid(
+    method_names: list[str],
+    dataset_names: list[str],
+    bits: str,
+    seeds: str,
+    budget: str,
+    params: tuple[str, ...],
+    scale: float,
+) -> GridSpec:
+    """The grid of the options `run` and `status` share."""
+    return GridSpec(
+        methods=method_names,
+        datasets=dataset_names,
+        bits=parse_bits(split(bits)),
+        seeds=parse_seeds(split(seeds)),
+        budgets=parse_budgets(split(budget)),
+        overrides=parse_param_overrides(params, method_names),
+        scale=scale,
+    )

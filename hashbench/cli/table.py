@@ -1,0 +1,215 @@
+"""`hashbench table` and `hashbench plot`: stored results as comparison or efficiency tables
+(terminal, Markdown, LaTeX, CSV) and as figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from tabulate import tabulate
+
+from hashbench.cli.app import main, stdout
+from hashbench.cli.options import (
+    energy_model,
+    existing_store_path,
+    name_filters,
+    open_store,
+    split,
+    split_or_none,
+    store_option,
+)
+from hashbench.errors import InputError
+from hashbench.report.efficiency import EFFICIENCY_COLUMNS, build_efficiency_rows
+from hashbench.report.plots import plot_curves, plot_metric_vs_bits
+from hashbench.report.reference import load_reference
+from hashbench.report.table import (
+    Significance,
+    build_table,
+    to_csv,
+    to_latex,
+    to_markdown,
+    to_rich,
+)
+from hashbench.runner.spec import parse_bits, parse_budgets
+
+
+@main.command()
+@store_option
+@click.option("--metric", default="map@50", show_default=True, help="Stored metric to show.")
+@name_filters
+@click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
+@click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
+@click.option(
+    "--protocol",
+    type=click.Choice(["default", "tuned"]),
+    default=None,
+    help="Only runs at default or at tuned parameters [default: both, side by side].",
+)
+@click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+@click.option("--csv", "fmt", flag_value="csv", help="Print CSV (one line per cell).")
+@click.option(
+    "--marks",
+    default="bold,underline,italic",
+    show_default=True,
+    help="LaTeX styles of best,second,third (bold, underline, italic, plain).",
+)
+@click.option(
+    "--significance",
+    is_flag=True,
+    help="Mark only differences to the next method that are significant across seeds "
+    "(paired t-test, p < 0.05).",
+)
+@click.option(
+    "--tie-range",
+    is_flag=True,
+    help="Show each mAP's range over tie orders [relevant last - relevant first].",
+)
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Add the papers' reported numbers (results/reference/) as rows, real datasets only.",
+)
+@click.option(
+    "--reference-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of reference CSV files [default: results/reference].",
+)
+@click.option(
+    "--efficiency",
+    is_flag=True,
+    help="Show params, MACs, SOPs, energy, train time and encode throughput instead.",
+)
+@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
+@click.option("--e-ac", default=0.9, show_default=True, type=float, help="pJ per SOP.")
+@click.pass_obj
+def table(
+    app,
+    store: Path | None,
+    metric: str,
+    datasets: str | None,
+    methods: str | None,
+    bits: str | None,
+    budget: str | None,
+    protocol: str | None,
+    fmt: str | None,
+    marks: str,
+    significance: bool,
+    tie_range: bool,
+    reference: bool,
+    reference_dir: Path | None,
+    efficiency: bool,
+    e_mac: float,
+    e_ac: float,
+) -> None:
+    """Print stored results: rows task x method, columns dataset x bits (mean over seeds).
+
+    Best, second and third per column and task are marked as in the papers.
+
+    \b
+    Example:
+      hashbench table --latex > table.tex
+      hashbench table --significance --markdown
+      hashbench table --efficiency
+    """
+    path = existing_store_path(store)
+    with open_store(path, readonly=True) as results:
+        records = results.records(
+            dataset=split_or_none(datasets),
+            method=split_or_none(methods),
+            bits=parse_bits(split(bits)) if bits else None,
+            budget=parse_budgets(split(budget)) if budget else None,
+            protocol=protocol,
+        )
+    if not records:
+        raise InputError(f"no finished runs match in {path}")
+    if efficiency:
+        energy = energy_model(e_mac, e_ac)
+        cells = [row.cells() for row in build_efficiency_rows(records, energy)]
+        if fmt == "markdown":
+            click.echo(tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="github"))
+        elif fmt == "latex":
+            click.echo(tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="latex_booktabs"))
+        else:
+            from rich.table import Table
+
+            out = Table(*EFFICIENCY_COLUMNS, title="Efficiency", caption=energy.formula())
+            for row in cells:
+                out.add_row(*(escape(str(c)) for c in row))
+            stdout.print(out)
+            return
+        click.echo(f"% {energy.formula()}" if fmt == "latex" else f"\n{energy.formula()}")
+        return
+    comparison = build_table(
+        records,
+        metric,
+        significance=Significance() if significance else None,
+        tie_range=tie_range,
+        reference=load_reference(reference_dir) if reference else (),
+        supervised=_supervised_methods(app, records),
+    )
+    if fmt == "latex":
+        click.echo(to_latex(comparison, marks=tuple(split(marks))), nl=False)
+    elif fmt == "csv":
+        click.echo(to_csv(comparison), nl=False)
+    elif fmt == "markdown":
+        click.echo(to_markdown(comparison))
+    else:
+        stdout.print(to_rich(comparison))
+
+
+@main.command()
+@store_option
+@click.option("--metric", default="map@50", show_default=True, help="Stored metric vs bits.")
+@name_filters
+@click.option("--bits", "curve_bits", type=int, default=None, help="Code length of the curves.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the figures [default: plots/ beside the store].",
+)
+def plot(
+    store: Path | None,
+    metric: str,
+    datasets: str | None,
+    methods: str | None,
+    curve_bits: int | None,
+    out: Path | None,
+) -> None:
+    """Draw the metric vs code length, P@K curves and PR curves (PNG and PDF).
+
+    \b
+    Example:
+      hashbench plot --datasets synth-mirflickr
+      hashbench plot --metric map@all --bits 64 --out figures/
+    """
+    path = existing_store_path(store)
+    with open_store(path, readonly=True) as results:
+        records = results.records(
+            dataset=split_or_none(datasets),
+            method=split_or_none(methods),
+        )
+    if not records:
+        raise InputError(f"no finished runs match in {path}")
+    out_dir = out or Path(path).parent / "plots"
+    written = plot_metric_vs_bits(records, metric, out_dir) + plot_curves(
+        records, curve_bits, out_dir
+    )
+    for file in written:
+        click.echo(str(file))
+
+
+def _supervised_methods(app, records) -> set[str]:
+    """Supervised methods among `records`: from each run's provenance, or (for runs stored
+    before it was recorded there) from the installed plugins."""
+    if all("supervision" in r.provenance for r in records):
+        return {r.method for r in records if r.provenance["supervision"] == "supervised"}
+    methods = app.registry().methods
+    return {
+        name
+        for name in {r.method for r in records}
+        if name in methods and methods[name].info.supervision == "supervised"
+    }
