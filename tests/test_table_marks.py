@@ -85,17 +85,19 @@ def test_significance_keeps_only_significant_marks():
     ]
     plain = build_table(records)
     assert _ranks(plain) == {"a": 1, "b": 2, "c": 3}
-    tested = build_table(records, significance=Significance())
+    tested = build_table(records, significance=Significance(test="seeds"))
     ranks = _ranks(tested)
-    assert ranks["a"] == 1  # significantly above b
-    assert ranks["b"] is None  # not significantly above c
-    assert ranks["c"] == 3  # last: nothing to beat
+    assert ranks["a"] == 1  # significantly above b and c
+    assert ranks["b"] == 2  # leads the second mark ...
+    assert ranks["c"] == 2  # ... which c shares: the t-test cannot separate it from b
     assert "ttest_rel" in "\n".join(tested.notes())
 
 
 def test_significance_needs_two_paired_seeds():
-    table = build_table([_record("a", 0, 0.9), _record("b", 0, 0.5)], significance=Significance())
-    assert _ranks(table) == {"a": None, "b": 2}
+    table = build_table(
+        [_record("a", 0, 0.9), _record("b", 0, 0.5)], significance=Significance(test="seeds")
+    )
+    assert _ranks(table) == {"a": 1, "b": 1}  # nothing can be separated: the mark is shared
 
 
 def test_mean_and_std_over_seeds():

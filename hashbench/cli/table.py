@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from tabulate import tabulate
 
-from hashbench.cli.app import main, stdout
+from hashbench.cli.app import main, stderr, stdout
 from hashbench.cli.options import (
     energy_model,
     existing_store_path,
@@ -23,6 +23,7 @@ from hashbench.errors import InputError
 from hashbench.report.efficiency import EFFICIENCY_COLUMNS, build_efficiency_rows
 from hashbench.report.plots import plot_curves, plot_metric_vs_bits
 from hashbench.report.reference import load_reference
+from hashbench.report.significance import load_per_query
 from hashbench.report.table import (
     Significance,
     build_table,
@@ -31,7 +32,9 @@ from hashbench.report.table import (
     to_markdown,
     to_rich,
 )
+from hashbench.report.variants import variant_labels
 from hashbench.runner.spec import parse_bits, parse_budgets
+from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
 
 
 @main.command()
@@ -57,9 +60,28 @@ from hashbench.runner.spec import parse_bits, parse_budgets
 )
 @click.option(
     "--significance",
+    type=click.Choice(["queries", "seeds"]),
+    is_flag=False,
+    flag_value="queries",
+    default=None,
+    help="Marks follow a test, Holm-corrected per column: methods not separable from the best "
+    "share its mark. queries (the default): paired randomization test over queries; seeds: "
+    "paired t-test over seeds.",
+)
+@click.option(
+    "--ci",
     is_flag=True,
-    help="Mark only differences to the next method that are significant across seeds "
-    "(paired t-test, p < 0.05).",
+    help="Show each cell's 95%% bootstrap interval over queries (mean ±h) instead of the std.",
+)
+@click.option(
+    "--alpha", default=0.05, show_default=True, type=float, help="Significance level."
+)
+@click.option(
+    "--resamples",
+    default=DEFAULT_RESAMPLES,
+    show_default=True,
+    type=int,
+    help="Bootstrap / randomization resamples (seeded: the same table every time).",
 )
 @click.option(
     "--tie-range",
@@ -96,7 +118,10 @@ def table(
     protocol: str | None,
     fmt: str | None,
     marks: str,
-    significance: bool,
+    significance: str | None,
+    ci: bool,
+    alpha: float,
+    resamples: int,
     tie_range: bool,
     reference: bool,
     reference_dir: Path | None,
@@ -112,9 +137,13 @@ def table(
     Example:
       hashbench table --latex > table.tex
       hashbench table --significance --markdown
+      hashbench table --ci --significance --latex
+      hashbench table --significance seeds
       hashbench table --efficiency
     """
     path = existing_store_path(store)
+    per_query = None
+    options = StatsOptions(resamples=resamples, alpha=alpha)
     with open_store(path, readonly=True) as results:
         records = results.records(
             dataset=split_or_none(datasets),
@@ -123,6 +152,16 @@ def table(
             budget=parse_budgets(split(budget)) if budget else None,
             protocol=protocol,
         )
+        if records and not efficiency and (ci or significance == "queries"):
+            labels = variant_labels(records)
+            per_query, recomputed = load_per_query(
+                results, records, metric, lambda r: labels[r.run_id]
+            )
+            if recomputed:
+                stderr.print(
+                    f"per-query {escape(metric)} recomputed from the stored codes of "
+                    f"{len(recomputed)} run(s) stored without it"
+                )
     if not records:
         raise InputError(f"no finished runs match in {path}")
     if efficiency:
@@ -145,11 +184,24 @@ def table(
     comparison = build_table(
         records,
         metric,
-        significance=Significance() if significance else None,
+        significance=(
+            Significance(alpha=alpha, test=significance, resamples=resamples)
+            if significance
+            else None
+        ),
+        ci=ci,
+        per_query=per_query,
+        stats=options,
         tie_range=tie_range,
         reference=load_reference(reference_dir) if reference else (),
         supervised=_supervised_methods(app, records),
     )
+    if significance == "seeds" and all(c.n < 2 for c in comparison.cells.values() if c.n):
+        stderr.print(
+            "--significance seeds: every cell has fewer than 2 seeds, so the t-test separates "
+            "nothing and all methods share the best mark; the query-level test "
+            "(--significance) works with one seed"
+        )
     if fmt == "latex":
         click.echo(to_latex(comparison, marks=tuple(split(marks))), nl=False)
     elif fmt == "csv":

@@ -9,6 +9,7 @@ Public API (all take query_codes, db_codes, query_labels, db_labels first; see d
 - pk_curve -> PKCurve, pr_curve -> PRCurve (dataclasses with .to_dict())
 - evaluate(..., *, k=50, exclude_self=False) -> dict: the standard set, JSON-serialisable
 - compute(metric_name, ...) -> float | dict, with METRIC_FORMS listing the valid names
+- compute_per_query(metric_name, ...) -> (n_query,) array; evaluate(..., per_query={}) fills one
 """
 
 from hashbench.metrics.curves import PKCurve, PRCurve, k_grid
@@ -24,7 +25,7 @@ from hashbench.metrics.functions import (
     recall_at_k,
     tie_aware_ap,
 )
-from hashbench.metrics.standard import METRIC_FORMS, compute, evaluate
+from hashbench.metrics.standard import METRIC_FORMS, compute, compute_per_query, evaluate
 
 __all__ = [
     "METRIC_FORMS",
@@ -32,6 +33,7 @@ __all__ = [
     "PRCurve",
     "acg_at_k",
     "compute",
+    "compute_per_query",
     "evaluate",
     "k_grid",
     "map_at_all",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,17 +19,27 @@ class PKCurve:
 
 @dataclass(frozen=True)
 class PRCurve:
-    """Mean precision and recall of the Hamming ball {d <= r}, for r = 0..bits."""
+    """Precision and recall of the Hamming ball {d <= r}, for r = 0..bits.
+
+    `precision` / `recall`: means over queries (an empty ball has precision 0).
+    `pooled_precision` / `pooled_recall`: from counts pooled over all queries (Spectral
+    Hashing's and ITQ's `recall_precision.m`): relevant pairs within radius r / all pairs within
+    r (None where no pair is that close), and / all relevant pairs. The figures draw these.
+    """
 
     radius: list[int]
     precision: list[float]
     recall: list[float]
+    pooled_precision: list[float | None] = field(default_factory=list)
+    pooled_recall: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list]:
         return {
             "radius": list(self.radius),
             "precision": list(self.precision),
             "recall": list(self.recall),
+            "pooled_precision": list(self.pooled_precision),
+            "pooled_recall": list(self.pooled_recall),
         }
 
 

@@ -297,8 +297,13 @@ def _pr_curve(ctx: Context, zero_relevant: str, stats: _engine.RankStats | None 
     mask = query_mask(ctx, zero_relevant)
     prec = masked_mean(np.divide(hits, inside, out=np.zeros_like(hits), where=inside > 0), mask)
     rec = masked_mean(np.divide(hits, n_rel, out=np.zeros_like(hits), where=n_rel > 0), mask)
+    # pooled over queries (recall_precision.m of Spectral Hashing / ITQ): no empty-ball zeros
+    pairs, good = inside[mask].sum(axis=0), hits[mask].sum(axis=0)
+    relevant = float(n_rel[mask].sum())
     return PRCurve(
         radius=list(range(ctx.problem.bits + 1)),
         precision=[float(v) for v in prec],
         recall=[float(v) for v in rec],
+        pooled_precision=[float(g / n) if n else None for g, n in zip(good, pairs, strict=True)],
+        pooled_recall=[float(g / relevant) if relevant > 0 else 0.0 for g in good],
     )

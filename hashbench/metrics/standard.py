@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from hashbench.errors import InputError
 from hashbench.metrics import _engine
 from hashbench.metrics._engine import Request
@@ -21,7 +23,8 @@ from hashbench.metrics._inputs import (
     check_option,
     prepare,
 )
-from hashbench.metrics._perquery import Context, Spec, curve_request, merge, per_query, request
+from hashbench.metrics._perquery import Context, Spec, curve_request, merge, request
+from hashbench.metrics._perquery import per_query as per_query_values
 from hashbench.metrics.curves import k_grid
 from hashbench.metrics.functions import _pk_curve, _pr_curve, masked_mean, query_mask
 
@@ -122,11 +125,44 @@ def compute(
     if what == "pk":
         return _pk_curve(ctx, tuple(k_grid(ctx.n)), ties, zero_relevant).to_dict()
     stats = _engine.run(ctx.problem, ctx.labels, request(spec, ctx))
-    return float(masked_mean(per_query(spec, ctx, stats), query_mask(ctx, zero_relevant)))
+    return float(masked_mean(per_query_values(spec, ctx, stats), query_mask(ctx, zero_relevant)))
+
+
+def compute_per_query(
+    metric: str,
+    query_codes,
+    db_codes,
+    query_labels,
+    db_labels,
+    *,
+    convention: str = "djsrh",
+    ties: str = "index",
+    exclude_self: bool = False,
+) -> np.ndarray:
+    """(n_query,) float64 values of one scalar metric (a name as in `compute`), one per query.
+
+    Every query is kept (the "zero" policy: a query without relevant items scores 0), so the
+    mean of the result is `compute(metric, ...)`. Curves ("pr", "pk") are not per-query scalars.
+    """
+    convention = check_option(convention, "convention", CONVENTIONS)
+    ties = check_option(ties, "ties", TIE_ORDERS)
+    what, spec = _parse(metric, convention, ties)
+    if spec is None:
+        raise _bad_name(metric, f"'{what}' is a curve, not a per-query scalar")
+    ctx = Context(prepare(query_codes, db_codes, query_labels, db_labels, exclude_self))
+    stats = _engine.run(ctx.problem, ctx.labels, request(spec, ctx))
+    return np.asarray(per_query_values(spec, ctx, stats), dtype=np.float64)
 
 
 def evaluate(
-    query_codes, db_codes, query_labels, db_labels, *, k: int = 50, exclude_self: bool = False
+    query_codes,
+    db_codes,
+    query_labels,
+    db_labels,
+    *,
+    k: int = 50,
+    exclude_self: bool = False,
+    per_query: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """The standard metric set in one pass over the database; a JSON-serialisable dict.
 
@@ -142,6 +178,9 @@ def evaluate(
                  "pr": {"radius": [0..bits], "precision": [...], "recall": [...]}}
     Queries without relevant items score 0 and count (zero_relevant="zero"). The P@K curve
     samples K = 1, 5, 10, 20, 50, 100, 200, 500, ... and ends at the database size.
+
+    per_query: a dict to fill with every scalar key's (n_query,) float64 values per query, from
+    the same pass (their mean is the key's value), for confidence intervals and query-level tests.
     """
     k = check_k(k)
     ctx = Context(prepare(query_codes, db_codes, query_labels, db_labels, exclude_self))
@@ -165,9 +204,10 @@ def evaluate(
     stats = _engine.run(ctx.problem, ctx.labels, req)
     ctx.absorb(stats)
     mask = query_mask(ctx, "zero")
-    result: dict = {
-        name: float(masked_mean(per_query(spec, ctx, stats), mask)) for name, spec in specs.items()
-    }
+    values = {name: per_query_values(spec, ctx, stats) for name, spec in specs.items()}
+    if per_query is not None:
+        per_query.update({name: np.asarray(v, dtype=np.float64) for name, v in values.items()})
+    result: dict = {name: float(masked_mean(v, mask)) for name, v in values.items()}
     result["curves"] = {
         "pk": _pk_curve(ctx, ks, "index", "zero", stats).to_dict(),
         "pr": _pr_curve(ctx, "zero", stats).to_dict(),

@@ -2,22 +2,28 @@
 
 Values are means over seeds (with the standard deviation when there are several seeds).
 In every column the best, second and third method of each task get a mark, as in the papers
-(equal values as displayed share a rank); with a significance test, a method's mark is kept
-only when it beats the next-ranked method significantly across seeds. Results of pair-fused
+(equal values as displayed share a rank); with a significance test the marks follow the test
+(methods not separable from a mark's leader share its mark; `hashbench.stats.marks`), and with
+`ci` every cell gets a bootstrap interval over queries. Results of pair-fused
 methods carry a footnote: their query codes were computed with the query's paired item of the
 other modality.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from hashbench.errors import InputError
 from hashbench.report.reference import REAL_DATASETS, ReferenceValue
+from hashbench.report.significance import CellKey, seed_test_marks, table_statistics
 from hashbench.report.variants import variant_labels
+from hashbench.stats import DEFAULT_OPTIONS, StatsOptions
 from hashbench.store import RunRecord
 
 TASK_NAMES = {"i2t": "Image -> Text", "t2i": "Text -> Image", "unimodal": "Unimodal"}
@@ -42,18 +48,30 @@ class Cell:
     rank: int | None = None  # 1 = best, 2 = second, 3 = third; None = no mark
     low: float | None = None  # tie range of the metric: relevant-last value ...
     high: float | None = None  # ... and relevant-first value (means over seeds)
+    ci_low: float | None = None  # bootstrap interval over queries of the mean
+    ci_high: float | None = None
+    pvalue: float | None = None  # Holm-adjusted p against the leader of the mark's stage
 
 
 @dataclass(frozen=True)
 class Significance:
-    """Keep a mark only when the paired test against the next-ranked method gives p < alpha."""
+    """Marks follow a test: "queries" (paired randomization test over queries, the default) or
+    "seeds" (paired t-test over seeds), Holm-corrected within each column and task."""
 
     alpha: float = 0.05
+    test: str = "queries"
+    resamples: int = DEFAULT_OPTIONS.resamples
+    seed: int = DEFAULT_OPTIONS.seed
+
+    def options(self, base: StatsOptions = DEFAULT_OPTIONS) -> StatsOptions:
+        return dataclasses.replace(
+            base, test=self.test, alpha=self.alpha, resamples=self.resamples, seed=self.seed
+        )
 
     def describe(self) -> str:
         return (
-            f"Marks are kept only where a paired t-test over seeds (scipy.stats.ttest_rel) "
-            f"against the next-ranked method gives p < {self.alpha:g}."
+            "Marks follow a test: methods not separable from a column's best share the best "
+            f"mark, likewise for the second and third; {self.options().describe_test()}."
         )
 
 
@@ -66,6 +84,7 @@ class ComparisonTable:
     pair_fused: set[str] = field(default_factory=set)
     supervised: set[str] = field(default_factory=set)
     significance: Significance | None = None
+    ci: StatsOptions | None = None  # intervals shown, computed with these options
     tie_range: bool = False
     reference_sources: tuple[str, ...] = ()  # papers whose reported numbers are rows here
     extra_notes: tuple[str, ...] = ()
@@ -94,6 +113,8 @@ class ComparisonTable:
                 "[low, high]: the same metric with relevant items last / first inside groups of "
                 "equal Hamming distance (how much the value depends on tie order)."
             )
+        if self.ci is not None:
+            notes.append(f"±: the larger side of the {self.ci.describe_ci()}; CSV: both ends.")
         if self.significance is not None:
             notes.append(self.significance.describe())
         return notes + list(self.extra_notes)
@@ -109,6 +130,9 @@ def build_table(
     reference: Iterable[ReferenceValue] = (),
     supervised: Iterable[str] = (),
     notes: Iterable[str] = (),
+    per_query: Mapping[CellKey, Mapping[int, np.ndarray]] | None = None,
+    ci: bool = False,
+    stats: StatsOptions = DEFAULT_OPTIONS,
 ) -> ComparisonTable:
     """Aggregate finished runs into a table of `metric` (a key of the stored metrics).
 
@@ -116,6 +140,9 @@ def build_table(
     Marks rank the displayed means (rounded to `digits`), higher is better.
     supervised: names of supervised methods (marked; runs stored with their supervision are
     marked too). notes: more footnotes (e.g. how tuned rows were tuned).
+    per_query: cell -> seed -> per-query values of `metric` (`significance.load_per_query`),
+    needed by `ci` (bootstrap intervals over queries, computed with `stats`) and by the
+    query-level test; the seeds test uses the stored values.
     """
     supervised = set(supervised)
     samples: dict[tuple, dict[int, float]] = defaultdict(dict)
@@ -167,7 +194,12 @@ def build_table(
             low=statistics.fmean(p[0] for p in pairs) if pairs else None,
             high=statistics.fmean(p[1] for p in pairs) if pairs else None,
         )
-    _assign_marks(cells, digits, significance)
+    if significance is None:
+        _assign_marks(cells, digits)
+    else:
+        _test_marks(cells, digits, significance, per_query, stats)
+    if ci:
+        _add_intervals(cells, per_query, stats)
     sources = []
     for ref in reference:  # real datasets only: never beside synthetic results
         column = (ref.dataset, ref.bits)
@@ -188,12 +220,13 @@ def build_table(
         supervised=supervised_rows,
         extra_notes=tuple(notes),
         significance=significance,
+        ci=stats if ci else None,
         tie_range=tie_range,
         reference_sources=tuple(sources),
     )
 
 
-def _assign_marks(cells: dict, digits: int, significance: Significance | None) -> None:
+def _assign_marks(cells: dict, digits: int) -> None:
     """Rank methods within each (task, column): dense ranks of the displayed means."""
     groups: dict[tuple, list[tuple]] = defaultdict(list)
     for row, column in cells:
@@ -203,36 +236,51 @@ def _assign_marks(cells: dict, digits: int, significance: Significance | None) -
         levels = sorted(set(shown.values()), reverse=True)
         for key in keys:
             rank = levels.index(shown[key]) + 1
-            if rank > len(MARK_NAMES):
-                continue
-            if significance is not None and not _significant(
-                cells, keys, key, shown, levels, significance
-            ):
-                continue
-            cells[key] = _with_rank(cells[key], rank)
+            if rank <= len(MARK_NAMES):
+                cells[key] = dataclasses.replace(cells[key], rank=rank)
 
 
-def _significant(cells, keys, key, shown, levels, significance: Significance) -> bool:
-    """Paired t-test of `key` against every method at the next displayed level."""
-    from scipy.stats import ttest_rel
-
-    rank = levels.index(shown[key])
-    if rank + 1 >= len(levels):
-        return True  # nothing ranks below it
-    mine = dict(cells[key].by_seed)
-    for other in (k for k in keys if shown[k] == levels[rank + 1]):
-        theirs = dict(cells[other].by_seed)
-        seeds = sorted(set(mine) & set(theirs))
-        if len(seeds) < 2:
-            return False
-        a = [mine[s] for s in seeds]
-        b = [theirs[s] for s in seeds]
-        if all(x - y == a[0] - b[0] for x, y in zip(a, b, strict=True)):
-            continue  # identical differences: zero variance, the order holds on every seed
-        if not ttest_rel(a, b).pvalue < significance.alpha:
-            return False
-    return True
+def _needs(per_query: Mapping | None, cells: dict, what: str) -> dict:
+    if per_query is None:
+        raise InputError(f"{what} needs the per-query values of the runs (none were given)")
+    missing = [key for key in cells if key not in per_query]
+    if missing:
+        (task, method), (dataset, bits) = missing[0]
+        raise InputError(f"{what}: no per-query values for {method}, {task}, {dataset} {bits}")
+    return {key: per_query[key] for key in cells}
 
 
-def _with_rank(cell: Cell, rank: int) -> Cell:
-    return Cell(cell.mean, cell.std, cell.n, cell.by_seed, rank, cell.low, cell.high)
+def _test_marks(
+    cells: dict,
+    digits: int,
+    significance: Significance,
+    per_query: Mapping | None,
+    stats: StatsOptions,
+) -> None:
+    """Marks that follow the test, ordered by the displayed means (see hashbench.stats.marks)."""
+    shown = {key: round(cell.mean, digits) for key, cell in cells.items()}
+    if significance.test == "seeds":
+        by_seed = {key: dict(cell.by_seed) for key, cell in cells.items()}
+        marks = seed_test_marks(by_seed, significance.alpha, shown)
+    else:
+        found = table_statistics(
+            _needs(per_query, cells, "--significance queries"),
+            significance.options(stats),
+            intervals=False,
+            scores=shown,
+        )
+        marks = found.marks
+    for (row, column), cell in cells.items():
+        column_marks = marks[(row[0], column)]
+        cells[(row, column)] = dataclasses.replace(
+            cell,
+            rank=column_marks.ranks.get(row[1]),
+            pvalue=column_marks.pvalues.get(row[1]),
+        )
+
+
+def _add_intervals(cells: dict, per_query: Mapping | None, stats: StatsOptions) -> None:
+    found = table_statistics(_needs(per_query, cells, "--ci"), stats, marks=False)
+    for key, cell in cells.items():
+        interval = found.intervals[key]
+        cells[key] = dataclasses.replace(cell, ci_low=interval.low, ci_high=interval.high)

@@ -20,11 +20,21 @@ MARKDOWN_MARKS = ("**%s**", "*%s*", "%s")
 MARKDOWN_LEGEND = "Marks per column and task: **best**, *second*, third (plain)."
 
 
-def format_cell(cell: Cell | None, digits: int = 4, plus_minus: str = "±", dash: str = "–") -> str:
+def format_cell(
+    cell: Cell | None,
+    digits: int = 4,
+    plus_minus: str = "±",
+    dash: str = "–",
+    ci_format: str = " ±%s",
+) -> str:
+    """mean [± std over seeds | ± bootstrap half-width (ci_format)] [tie range]."""
     if cell is None:
         return "-"
     text = f"{cell.mean:.{digits}f}"
-    if cell.std is not None:
+    if cell.ci_low is not None and cell.ci_high is not None:  # shown instead of the std
+        half = max(cell.ci_high - cell.mean, cell.mean - cell.ci_low)
+        text += ci_format % f"{half:.{digits}f}"
+    elif cell.std is not None:
         text += f" {plus_minus} {cell.std:.{digits}f}"
     if cell.low is not None and cell.high is not None:
         text += f" [{cell.low:.{digits}f}{dash}{cell.high:.{digits}f}]"
@@ -51,7 +61,8 @@ def to_markdown(table: ComparisonTable) -> str:
 
 
 def to_csv(table: ComparisonTable) -> str:
-    """One line per (task, method, dataset, bits) with mean, std, seeds, rank, tie range."""
+    """One line per (task, method, dataset, bits) with mean, std, seeds, rank, tie range, the
+    bootstrap interval (with --ci) and the Holm-adjusted p-value of the mark's test."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -68,6 +79,9 @@ def to_csv(table: ComparisonTable) -> str:
             "pair_fused",
             "tie_low",
             "tie_high",
+            "ci_low",
+            "ci_high",
+            "p_adjusted",
         ]
     )
     for task, method in table.rows:
@@ -89,6 +103,9 @@ def to_csv(table: ComparisonTable) -> str:
                     int(method in table.pair_fused),
                     "" if cell.low is None else repr(cell.low),
                     "" if cell.high is None else repr(cell.high),
+                    "" if cell.ci_low is None else repr(cell.ci_low),
+                    "" if cell.ci_high is None else repr(cell.ci_high),
+                    "" if cell.pvalue is None else repr(cell.pvalue),
                 ]
             )
     return buffer.getvalue()
@@ -151,7 +168,9 @@ def to_latex(table: ComparisonTable, marks: tuple[str, ...] = DEFAULT_LATEX_MARK
         cells = []
         for column in table.columns:
             cell = table.value((task, method), column)
-            text = format_cell(cell, plus_minus=r"$\pm$", dash="--")
+            text = format_cell(
+                cell, plus_minus=r"$\pm$", dash="--", ci_format=r" {\scriptsize $\pm$%s}"
+            )
             if cell is not None and cell.rank:
                 text = LATEX_MARK_STYLES[marks[cell.rank - 1]] % text
             cells.append(text)

@@ -16,13 +16,21 @@ import numpy as np
 import torch
 
 from hashbench import metrics, provenance
-from hashbench.codes import pack_codes, validate_codes
-from hashbench.data.types import CrossModalDataset, Split
-from hashbench.errors import HashbenchError, InputError, PluginError
+from hashbench.codes import pack_codes
+from hashbench.data.types import CrossModalDataset
+from hashbench.errors import InputError
 from hashbench.methods import Method, MethodContext, TrainData
 from hashbench.profile import ResourceMeter, code_bytes_per_item, throughput
+from hashbench.runner.encoding import (  # noqa: F401 (encode_split*: their public home was here)
+    codes_to_encode,
+    encode_split,
+    encode_split_pairs,
+    encode_splits,
+)
+from hashbench.runner.encoding import guard as _guard
 from hashbench.runner.epochs import EpochMonitor, PruningRule, TrialPruned
 from hashbench.runner.profiling import profile_method
+from hashbench.runner.progress import ItemCounter, Step
 from hashbench.runner.spec import RunSpec, resolve_params, run_id
 from hashbench.runner.tensors import private_tensor, private_tensors
 from hashbench.seeding import deterministic_torch, seed_everything
@@ -79,90 +87,8 @@ class PlannedRun:
         )
 
 
-Phase = Callable[[str], None]
+Phase = Callable[[Step], None]  # progress of a run (hashbench.runner.progress)
 
-
-def _guard(plugin: str, stage: str, fn: Callable[[], Any]) -> Any:
-    """Call plugin code, turning any exception into a PluginError that names the plugin."""
-    try:
-        return fn()
-    except HashbenchError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"method '{plugin}' raised during {stage}: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def encode_split(
-    method: Method,
-    split: Split,
-    modality: str,
-    *,
-    pair_fused: bool,
-    options: RunOptions,
-    where: str,
-) -> np.ndarray:
-    """Codes of every item of `split` in `modality`, encoded in batches, validated."""
-    name = method.info.name
-    n = len(split)
-    modalities = tuple(split.features) if pair_fused else (modality,)
-    out = []
-    for start in range(0, n, options.encode_batch_size):
-        stop = min(start + options.encode_batch_size, n)
-        rows = {m: split.features[m][start:stop] for m in modalities}
-        batch = private_tensors(rows, options.device)
-        with torch.no_grad():
-            codes = _guard(name, f"encode ({where})", lambda b=batch: method.encode(modality, b))
-        out.append(
-            validate_codes(
-                codes,
-                stop - start,
-                method.bits,
-                plugin=name,
-                where=f"{where} items {start}-{stop - 1}",
-            )
-        )
-    return np.concatenate(out) if out else np.zeros((0, method.bits), np.int8)
-
-
-def encode_split_pairs(
-    method: Method, split: Split, *, options: RunOptions, where: str
-) -> dict[str, np.ndarray] | None:
-    """Every modality's codes of `split` from one `encode_pairs` pass per batch of pairs, or
-    None when the method does not implement it (then `encode_split` runs per modality)."""
-    name = method.info.name
-    n = len(split)
-    out: dict[str, list[np.ndarray]] = {m: [] for m in split.features}
-    for start in range(0, n, options.encode_batch_size):
-        stop = min(start + options.encode_batch_size, n)
-        batch = private_tensors(
-            {m: split.features[m][start:stop] for m in split.features}, options.device
-        )
-        with torch.no_grad():
-            codes = _guard(name, f"encode_pairs ({where})", lambda b=batch: method.encode_pairs(b))
-        if codes is None:
-            if start == 0:
-                return None
-            raise PluginError(f"plugin '{name}': encode_pairs returned None after a first batch")
-        if set(codes) != set(out):
-            raise PluginError(
-                f"plugin '{name}': encode_pairs ({where}) returned modalities {sorted(codes)}, "
-                f"expected {sorted(out)}"
-            )
-        for modality, values in codes.items():
-            out[modality].append(
-                validate_codes(
-                    values,
-                    stop - start,
-                    method.bits,
-                    plugin=name,
-                    where=f"{where} {modality} items {start}-{stop - 1}",
-                )
-            )
-    return {
-        m: np.concatenate(v) if v else np.zeros((0, method.bits), np.int8) for m, v in out.items()
-    }
 
 
 def evaluate_unimodal(
@@ -214,36 +140,6 @@ def evaluate_unimodal(
     return result
 
 
-def encode_splits(
-    method: Method, dataset: CrossModalDataset, options: RunOptions
-) -> dict[str, np.ndarray]:
-    """Validated codes of the query and retrieval splits: {"query.image": ..., ...}."""
-    info = method.info
-    codes = {}
-    for split_name in ("query", "retrieval"):
-        split = getattr(dataset, split_name)
-        # a pair-fused method may encode both modalities of a pair in one pass
-        fused = (
-            encode_split_pairs(method, split, options=options, where=split_name)
-            if info.pair_fused
-            else None
-        )
-        for modality in dataset.modalities:
-            codes[f"{split_name}.{modality}"] = (
-                fused[modality]
-                if fused is not None
-                else encode_split(
-                    method,
-                    split,
-                    modality,
-                    pair_fused=info.pair_fused,
-                    options=options,
-                    where=f"{split_name} {modality}",
-                )
-            )
-    return codes
-
-
 def execute_run(
     plan: PlannedRun,
     dataset: CrossModalDataset,
@@ -293,7 +189,7 @@ def _train_encode_evaluate(
     )
     method = _guard(info.name, "construction", lambda: method_cls(context))
 
-    on_phase("train")
+    on_phase(Step("train"))
     train = TrainData(
         features=private_tensors(dataset.train.features, options.device),
         labels=(
@@ -314,15 +210,15 @@ def _train_encode_evaluate(
     timings["train_s"] = time.perf_counter() - t0
     del train  # frees device memory before encoding
 
-    on_phase("encode")
+    counter = ItemCounter("encode", codes_to_encode(dataset), on_phase)
     t0 = time.perf_counter()
-    codes = encode_splits(method, dataset, options)
+    codes = encode_splits(method, dataset, options, progress=counter.add)
     timings["encode_s"] = time.perf_counter() - t0
     encoded = sum(len(c) for c in codes.values())
 
     profile: dict = {}
     if options.profile:
-        on_phase("profile")
+        on_phase(Step("profile"))
         profile = profile_method(method, dataset.query, options.device, task=dataset.task)
     profile["run"] = {
         "train_s": timings["train_s"],
@@ -331,14 +227,14 @@ def _train_encode_evaluate(
         "code_bytes_per_item": code_bytes_per_item(spec.bits),
     }
 
-    on_phase("evaluate")
     results = {}
     per_query: dict[str, np.ndarray] = {}  # "perquery.<task>.<metric>" -> float32 per query
     tasks = CROSS_MODAL_TASKS
     if dataset.task == UNIMODAL_TASK:
         (modality,) = dataset.modalities
         tasks = ((UNIMODAL_TASK, modality, modality),)
-    for task, q_mod, db_mod in tasks:
+    for done, (task, q_mod, db_mod) in enumerate(tasks):
+        on_phase(Step("evaluate", done, len(tasks), "tasks"))
         t0 = time.perf_counter()
         pq: dict[str, np.ndarray] = {}
         if task == UNIMODAL_TASK:
@@ -391,7 +287,11 @@ def _record(
         metrics=results,
         timings=timings,
         profile=profile,
-        provenance={**provenance.collect(options.device), "method_plugin": dict(plan.origin)},
+        provenance={
+            **provenance.collect(options.device),
+            "method_plugin": dict(plan.origin),
+            "supervision": info.supervision,
+        },
         protocol=plan.protocol,
         tuning=dict(plan.tuning),
     )

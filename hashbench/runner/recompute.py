@@ -38,6 +38,40 @@ def stored_task_inputs(
     }
 
 
+PER_QUERY_PREFIX = "perquery."
+
+
+def stored_per_query(store: ResultStore, record: RunRecord, metric: str) -> dict[str, np.ndarray]:
+    """task -> (n_query,) float32 per-query values of `metric` stored with the run, reading
+    only those arrays; {} when the run has none for it (stored before they were kept)."""
+    path = store.path.parent / record.codes_path
+    wanted = {f"{PER_QUERY_PREFIX}{task}.{metric}": task for task in record.metrics}
+    try:
+        with np.load(path) as data:
+            return {wanted[name]: data[name] for name in data.files if name in wanted}
+    except Exception:  # unreadable: the recomputation below reports it through load_arrays
+        return {}
+
+
+def per_query_scores(
+    store: ResultStore, record: RunRecord, metric: str, *, recompute_missing: bool = True
+) -> dict[str, np.ndarray]:
+    """task -> (n_query,) per-query values of `metric` (a scalar metric name) for a stored run.
+
+    Stored values (`perquery.<task>.<metric>` in codes.npz) when present; otherwise, for runs
+    stored before they were kept or for a metric outside the standard set, recomputed from the
+    stored codes and labels (float32 like the stored ones). {} when missing and not recomputed.
+    """
+    found = stored_per_query(store, record, metric)
+    tasks = [task for task in record.metrics if isinstance(record.metrics[task], dict)]
+    if all(task in found for task in tasks) or not recompute_missing:
+        return found
+    return {
+        task: metrics.compute_per_query(metric, *inputs).astype(np.float32)
+        for task, inputs in stored_task_inputs(store, record).items()
+    }
+
+
 def recompute(
     store: ResultStore, record: RunRecord, metric: str, **options: Any
 ) -> dict[str, float | dict]:

@@ -1,0 +1,172 @@
+"""Per-query scores stored with every run (and recomputed for older runs), and the commands
+that show the statistics: `hashbench table --ci --significance`, `hashbench compare`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hashbench import metrics
+
+
+def _ap_like(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.beta(0.6, 0.7, size=n)
+
+
+# --- per-query scores stored with every run ------------------------------------------------
+
+SMALL_RUN = ("--dataset", "synth-mirflickr", "--scale", "0.05", "--budget", "quick")
+
+
+def test_runs_store_per_query_scores_and_older_runs_recompute_them(cli, tmp_path):
+    from hashbench.runner.recompute import per_query_scores, stored_per_query
+    from hashbench.store import ResultStore
+
+    store_path = tmp_path / "hb.sqlite"
+    result = cli("run", "--methods", "lsh", *SMALL_RUN, "--bits", "16", "--store", str(store_path))
+    assert result.exit_code == 0, result.output
+    with ResultStore(store_path) as store:
+        (record,) = store.records()
+        stored = per_query_scores(store, record, "map@50")
+        assert set(stored) == {"i2t", "t2i"}
+        for task, values in stored.items():
+            assert values.dtype == np.float32 and values.shape == (100,)
+            assert values.mean() == pytest.approx(record.metrics[task]["map@50"], abs=1e-6)
+        # a run stored before per-query scores were kept: recomputed from its codes
+        path = store.path.parent / record.codes_path
+        with np.load(path) as data:
+            kept = {k: data[k] for k in data.files if not k.startswith("perquery.")}
+        np.savez(path, **kept)
+        assert stored_per_query(store, record, "map@50") == {}
+        again = per_query_scores(store, record, "map@50")
+        assert per_query_scores(store, record, "map@50", recompute_missing=False) == {}
+        for task in stored:
+            np.testing.assert_allclose(again[task], stored[task], atol=1e-6)
+        store.load_arrays(record)  # the codes checksum does not cover per-query scores
+        # a metric outside the standard set is recomputed too
+        p10 = per_query_scores(store, record, "p@10")
+        assert p10["i2t"].mean() == pytest.approx(
+            metrics.compute("p@10", *_inputs(store, record)["i2t"]), abs=1e-6
+        )
+
+
+def _inputs(store, record):
+    from hashbench.runner.recompute import stored_task_inputs
+
+    return stored_task_inputs(store, record)
+
+
+# --- end to end: hashbench table --ci --significance, hashbench compare --------------------
+
+
+def _planted_store(path, n=300):
+    """Runs of a, b, c on one cell with stored per-query AP@50: a and b drawn from one
+    distribution (different noise), c 0.1 lower."""
+    from hashbench.store import ResultStore, RunRecord
+
+    rng = np.random.default_rng(13)
+    base = _ap_like(rng, n)
+    values = {
+        "a": np.clip(base + rng.normal(0, 0.05, n), 0, 1),
+        "b": np.clip(base + rng.normal(0, 0.05, n), 0, 1),
+        "c": np.clip(base - 0.1 + rng.normal(0, 0.05, n), 0, 1),
+    }
+    with ResultStore(path) as store:
+        for method, v in values.items():
+            record = RunRecord(
+                run_id=f"{method}-run",
+                method=method,
+                dataset="planted",
+                dataset_fingerprint="f",
+                bits=32,
+                seed=0,
+                budget="quick",
+                params={},
+                pair_fused=False,
+                metrics={"i2t": {"map@50": float(v.astype(np.float32).mean())}},
+                timings={},
+                provenance={},
+            )
+            arrays = {
+                "codes.query.image": np.zeros((n, 4), np.uint8),
+                "perquery.i2t.map@50": v.astype(np.float32),
+            }
+            store.save(record, arrays)
+    return values
+
+
+def test_table_ci_significance_shares_marks_end_to_end(cli, tmp_path):
+    path = tmp_path / "planted.sqlite"
+    values = _planted_store(path)
+    out = cli("table", "--store", str(path), "--ci", "--significance", "--latex")
+    assert out.exit_code == 0, out.output
+    lines = {line.split("&")[1].strip(): line for line in out.output.splitlines() if "& " in line}
+    assert r"\textbf{" in lines["a"] and r"\textbf{" in lines["b"]  # not separable: shared
+    assert r"\underline{" in lines["c"]
+    assert r"{\scriptsize $\pm$" in lines["a"]
+    for word in ("randomization", "Holm", "alpha = 0.05", "10,000 resamples", "BCa"):
+        assert word in out.output
+    csv_out = cli("table", "--store", str(path), "--ci", "--significance", "--csv").output
+    header, *rows = csv_out.strip().splitlines()
+    assert header.endswith("ci_low,ci_high,p_adjusted")
+    row_a = dict(zip(header.split(","), rows[0].split(","), strict=True))
+    assert float(row_a["ci_low"]) < values["a"].mean() < float(row_a["ci_high"])
+    # the test over seeds cannot separate anything with one seed, and says so
+    seeds = cli("table", "--store", str(path), "--significance", "seeds", "--markdown")
+    assert seeds.output.count("**0.") == 3 and "fewer than 2 seeds" in seeds.output
+    plain = cli("table", "--store", str(path), "--markdown").output
+    assert plain.count("**0.") == 1  # without the test the display rank bolds a alone
+
+
+def test_compare_end_to_end(cli, tmp_path):
+    path = tmp_path / "planted.sqlite"
+    values = _planted_store(path)
+    out = cli(
+        "compare",
+        "a",
+        "c",
+        "--dataset",
+        "planted",
+        "--bits",
+        "32",
+        "--store",
+        str(path),
+        "--json",
+    )
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.output)["tasks"]["i2t"]
+    d = values["a"].astype(np.float32).astype(np.float64) - values["c"].astype(np.float32)
+    assert found["difference"] == pytest.approx(d.mean(), abs=1e-6)
+    assert found["low"] < found["difference"] < found["high"]
+    assert found["pvalue"] == pytest.approx(1 / 10_001)
+    assert found["effect_size"] == pytest.approx(d.mean() / d.std(ddof=1), rel=1e-4)
+    text = cli("compare", "a", "b", "--dataset", "planted", "--bits", "32", "--store", str(path))
+    assert "Image -> Text" in text.output and "effect d_z" in text.output
+    missing = cli(
+        "compare", "a", "zz", "--dataset", "planted", "--bits", "32", "--store", str(path)
+    )
+    assert missing.exit_code != 0 and "no finished runs of 'zz'" in missing.output
+
+
+def test_table_ci_and_compare_on_real_runs(cli, tmp_path):
+    path = tmp_path / "hb.sqlite"
+    args = ("--dataset", "synth-mirflickr", "--scale", "0.05", "--budget", "quick")
+    ran = cli("run", "--methods", "lsh,cca-itq", *args, "--bits", "16", "--store", str(path))
+    assert ran.exit_code == 0, ran.output
+    out = cli("table", "--store", str(path), "--ci", "--significance", "--markdown")
+    assert out.exit_code == 0, out.output
+    assert out.output.count(" ±0.") == 4 and "randomization" in out.output
+    cmp = cli(
+        "compare",
+        "cca-itq",
+        "lsh",
+        "--dataset",
+        "synth-mirflickr@0.05",
+        "--bits",
+        "16",
+        "--store",
+        str(path),
+    )
+    assert cmp.exit_code == 0 and "Text -> Image" in cmp.output
