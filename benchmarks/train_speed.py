@@ -16,7 +16,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from hashbench_plugins.ucmfh import UCMFH
+from hashbench_plugins.methods.ucmfh import UCMFH
 
 from hashbench import MethodContext, TrainData
 

@@ -6,21 +6,58 @@ The public API plugins import:
 - `Method`, `MethodInfo`, `MethodContext`, `TrainData`: the method contract.
 - `DatasetSpec`, `DatasetOptions`, `CrossModalDataset`, `Split`: the data model.
 - `EncoderSpec`: feature encoders.
-- `Float`, `Int`, `Choice`: hyperparameter domains (`param_ranges`, `search_space`).
+- `Float`, `Int`, `Choice`: hyperparameter domains (`param_ranges`, `search_space`);
+  `UpToBudget`: a search range up to the budget's value (e.g. epochs).
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 import pluggy
 
-from hashbench.data.types import CrossModalDataset, DatasetOptions, DatasetSpec, Split
-from hashbench.encoders import EncoderSpec
-from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
-from hashbench.params import Choice, Float, Int
+if TYPE_CHECKING:
+    from hashbench.data.types import CrossModalDataset, DatasetOptions, DatasetSpec, Split
+    from hashbench.encoders import EncoderSpec
+    from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
+    from hashbench.params import Choice, Float, Int, UpToBudget
 
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("hashbench")
+
+# The API names load on first use (PEP 562), so `import hashbench` (and `hashbench --help`)
+# does not import torch and numpy; `hashbench.Method` and `from hashbench import Method` work
+# as always.
+_LAZY = {
+    "CrossModalDataset": "hashbench.data.types",
+    "DatasetOptions": "hashbench.data.types",
+    "DatasetSpec": "hashbench.data.types",
+    "Split": "hashbench.data.types",
+    "EncoderSpec": "hashbench.encoders",
+    "Method": "hashbench.methods",
+    "MethodContext": "hashbench.methods",
+    "MethodInfo": "hashbench.methods",
+    "TrainData": "hashbench.methods",
+    "Choice": "hashbench.params",
+    "Float": "hashbench.params",
+    "Int": "hashbench.params",
+    "UpToBudget": "hashbench.params",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hashbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Choice",
@@ -35,6 +72,7 @@ __all__ = [
     "MethodInfo",
     "Split",
     "TrainData",
+    "UpToBudget",
     "__version__",
     "hookimpl",
 ]

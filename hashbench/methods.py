@@ -159,10 +159,12 @@ class Method(ABC):
     def epoch_end(self, epoch: int, epochs: int, **losses: Any) -> None:
         """Call after each training epoch (`epoch` counts from 0, `epochs` in all).
 
-        The harness shows progress and, in a tuning trial, may score the current model on the
-        validation split through `encode` (modes and random generators restored afterwards,
-        so the codes do not change) and stop a hopeless trial by raising an exception: let it
-        propagate. `losses` (floats or tensors) are optional, for progress displays.
+        The harness shows progress ("train 3/8 epochs, loss 0.421") and, in a tuning trial,
+        may score the current model on the validation split through `encode` (modes and random
+        generators restored afterwards, so the codes do not change) and stop a hopeless trial
+        by raising an exception: let it propagate. `losses` (floats or one-element tensors)
+        are optional, for progress displays: the one named `loss` is shown (else `total`, or
+        the only one given), e.g. `self.epoch_end(epoch, epochs, loss=epoch_loss)`.
         """
         if self.context.on_epoch is not None:
             self.context.on_epoch(self, epoch, epochs, losses)

@@ -18,6 +18,7 @@ from hashbench.data.types import DatasetSpec
 from hashbench.encoders import EncoderSpec
 from hashbench.errors import PluginError, UnknownNameError
 from hashbench.methods import Method
+from hashbench.runner.executor_base import Executor
 
 
 @dataclass
@@ -98,8 +99,6 @@ class Registry:
         self.encoders[item.name] = item
 
     def _add_executor(self, item: object, plugin: str) -> None:
-        from hashbench.executors import Executor  # the executor core imports this module
-
         if not (isinstance(item, type) and issubclass(item, Executor)):
             raise PluginError(
                 f"plugin '{plugin}' registered {item!r} as an executor; "

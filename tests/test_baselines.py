@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hashbench_plugins.baselines import CCAITQ, LSH
+from hashbench_plugins.methods.baselines import CCAITQ, LSH
 
 from hashbench.data.synthetic import SYNTHETIC_CONFIGS, generate
 from hashbench.testing import run_tiny

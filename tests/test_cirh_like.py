@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hashbench_plugins.cirh_like import CIRHLike, _neighbour_mix, similarity_graph
+from hashbench_plugins.methods.cirh_like import CIRHLike, _neighbour_mix, similarity_graph
 
 from hashbench import MethodContext, TrainData
 

@@ -9,7 +9,7 @@ import numpy as np
 import open_clip
 import pytest
 import torch
-from hashbench_plugins.clip_encoder import ClipEncoder
+from hashbench_plugins.encoders.clip import ClipEncoder
 from PIL import Image
 from safetensors.torch import save_file
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hashbench_plugins import ddss_like
-from hashbench_plugins.ddss_like import (
+from hashbench_plugins.methods import ddss_like
+from hashbench_plugins.methods.ddss_like import (
     DDSSLike,
     DDSSLikeStrict,
     NeighbourhoodGraph,

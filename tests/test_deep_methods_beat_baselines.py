@@ -22,10 +22,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from hashbench_plugins.baselines import CCAITQ, LSH
-from hashbench_plugins.cirh_like import CIRHLike
-from hashbench_plugins.ddss_like import DDSSLike
-from hashbench_plugins.ucmfh import UCMFH
+from hashbench_plugins.methods.baselines import CCAITQ, LSH
+from hashbench_plugins.methods.cirh_like import CIRHLike
+from hashbench_plugins.methods.ddss_like import DDSSLike
+from hashbench_plugins.methods.ucmfh import UCMFH
 
 from hashbench.data.synthetic import SYNTHETIC_CONFIGS, generate
 from hashbench.data.types import Split

@@ -25,18 +25,32 @@ def _plain(value) -> bool:
         return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     if isinstance(value, list):
         return all(_plain(v) for v in value)
-    return type(value) in (float, int)
+    return type(value) in (float, int) or value is None  # None: a pooled precision of no pair
 
 
 @pytest.mark.parametrize("k", [50, 100])
 def test_evaluate_keys_and_types(data, k):
     res = M.evaluate(*data, k=k)
-    assert list(res) == [f"map@{k}", f"map@{k}:relevant_first", f"map@{k}:relevant_last",
-                         "map@all", "tie_aware_ap@all", f"acg@{k}", f"ndcg@{k}",
-                         "precision@radius2", "curves"]
+    assert list(res) == [
+        f"map@{k}",
+        f"map@{k}:relevant_first",
+        f"map@{k}:relevant_last",
+        "map@all",
+        "tie_aware_ap@all",
+        f"acg@{k}",
+        f"ndcg@{k}",
+        "precision@radius2",
+        "curves",
+    ]
     assert list(res["curves"]) == ["pk", "pr"]
     assert list(res["curves"]["pk"]) == ["k", "precision", "recall"]
-    assert list(res["curves"]["pr"]) == ["radius", "precision", "recall"]
+    assert list(res["curves"]["pr"]) == [
+        "radius",
+        "precision",
+        "recall",
+        "pooled_precision",
+        "pooled_recall",
+    ]
     assert _plain(res)
     json.dumps(res, allow_nan=False)
     assert res["curves"]["pk"]["k"] == [1, 5, 10, 20, 50, 100, 150]
@@ -45,8 +59,16 @@ def test_evaluate_keys_and_types(data, k):
 
 def test_compute_names_agree_with_functions_and_evaluate(data):
     res = M.evaluate(*data, k=50)
-    for key in ("map@50", "map@50:relevant_first", "map@50:relevant_last", "map@all",
-                "tie_aware_ap@all", "acg@50", "ndcg@50", "precision@radius2"):
+    for key in (
+        "map@50",
+        "map@50:relevant_first",
+        "map@50:relevant_last",
+        "map@all",
+        "tie_aware_ap@all",
+        "acg@50",
+        "ndcg@50",
+        "precision@radius2",
+    ):
         assert M.compute(key, *data) == pytest.approx(res[key], abs=1e-12), key
     assert M.compute("pr", *data) == res["curves"]["pr"]
     pk = M.compute("pk", *data)
@@ -54,8 +76,10 @@ def test_compute_names_agree_with_functions_and_evaluate(data):
     assert np.allclose(pk["precision"], res["curves"]["pk"]["precision"], atol=1e-12)
     pairs = [
         ("map@30:dcmh", M.map_at_k(*data, k=30, convention="dcmh")),
-        ("map@30:recall:relevant_last",
-         M.map_at_k(*data, k=30, convention="recall", ties="relevant_last")),
+        (
+            "map@30:recall:relevant_last",
+            M.map_at_k(*data, k=30, convention="recall", ties="relevant_last"),
+        ),
         ("MAP@30", M.map_at_k(*data, k=30)),
         ("map@all:relevant_first", M.map_at_all(*data, ties="relevant_first")),
         ("p@7", M.precision_at_k(*data, k=7)),
@@ -69,16 +93,28 @@ def test_compute_names_agree_with_functions_and_evaluate(data):
         assert M.compute(name, *data) == pytest.approx(value, abs=1e-12), name
     # keyword arguments set defaults; name modifiers override them
     assert M.compute("map@30", *data, convention="dcmh", ties="relevant_last") == pytest.approx(
-        M.map_at_k(*data, k=30, convention="dcmh", ties="relevant_last"), abs=1e-12)
+        M.map_at_k(*data, k=30, convention="dcmh", ties="relevant_last"), abs=1e-12
+    )
     assert M.compute("map@30:index", *data, ties="relevant_last") == pytest.approx(
-        M.map_at_k(*data, k=30), abs=1e-12)
+        M.map_at_k(*data, k=30), abs=1e-12
+    )
 
 
 def test_metric_forms_describe_every_name():
     assert all(isinstance(f, str) and isinstance(d, str) and d for f, d in M.METRIC_FORMS)
     forms = " ".join(f for f, _ in M.METRIC_FORMS)
-    for token in ("map@<K>", "map@all", "p@<K>", "r@<K>", "acg@<K>", "ndcg@<K>", "tie_aware_ap",
-                  "precision@radius<R>", "pr", "pk"):
+    for token in (
+        "map@<K>",
+        "map@all",
+        "p@<K>",
+        "r@<K>",
+        "acg@<K>",
+        "ndcg@<K>",
+        "tie_aware_ap",
+        "precision@radius<R>",
+        "pr",
+        "pk",
+    ):
         assert token in forms
 
 
@@ -95,10 +131,12 @@ def test_k_beyond_the_database_is_clipped(data):
     q, db, ql, dl = data
     for conv in ("djsrh", "dcmh", "recall"):
         assert M.map_at_k(q, db, ql, dl, k=10**6, convention=conv) == pytest.approx(
-            M.map_at_k(q, db, ql, dl, k=150, convention=conv), abs=1e-12)
+            M.map_at_k(q, db, ql, dl, k=150, convention=conv), abs=1e-12
+        )
     assert M.map_at_k(q, db, ql, dl, k=150) == pytest.approx(M.map_at_all(q, db, ql, dl))
     assert M.precision_at_k(q, db, ql, dl, k=10**6) == pytest.approx(
-        M.precision_at_k(q, db, ql, dl, k=150))
+        M.precision_at_k(q, db, ql, dl, k=150)
+    )
 
 
 def test_exclude_self_ranks_everything_but_the_query(data):
@@ -132,5 +170,4 @@ def test_curve_dataclasses(data):
     assert pk.to_dict() == {"k": pk.k, "precision": pk.precision, "recall": pk.recall}
     pr = M.pr_curve(*data)
     assert pr.to_dict()["radius"] == list(range(17))
-    assert pr.recall[-1] == pytest.approx(
-        np.mean(M.evaluate(*data)["curves"]["pr"]["recall"][-1]))
+    assert pr.recall[-1] == pytest.approx(np.mean(M.evaluate(*data)["curves"]["pr"]["recall"][-1]))

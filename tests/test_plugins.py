@@ -75,7 +75,7 @@ def test_duplicate_names_name_both_plugins():
 
     @hashbench.hookimpl
     def hashbench_register_methods():
-        from hashbench_plugins.baselines import LSH
+        from hashbench_plugins.methods.baselines import LSH
 
         return [LSH]
 

@@ -10,8 +10,9 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+from hashbench_plugins.datasets.real import load_real
 
-from hashbench.data.real import load_real, standard_split_indices
+from hashbench.data.files import standard_split_indices
 from hashbench.data.types import DatasetOptions
 from hashbench.errors import InputError
 from hashbench.store import ResultStore
@@ -412,3 +413,32 @@ def test_prepare_reads_coco_json_mirflickr_tags_and_label_folders(tmp_path):
     labels, names = read_labels(annotations, mindex)
     assert names == ["sea", "tree"]
     assert {p.name: c for p, c in labels.items()} == {"im1.jpg": {0, 1}, "im2.jpg": {1}}
+
+
+@pytest.mark.parametrize("kind", ["parent", "absolute", "raw-items"])
+def test_manifest_paths_outside_the_dataset_folder_are_refused(tmp_path, kind):
+    """A manifest (perhaps from a downloaded archive) must not make hashbench read files
+    outside the dataset's folder, e.g. `"file": "../../../etc/passwd"`."""
+    root = tmp_path / "root"
+    write_generic(root, make_content(), ".npz")
+    folder = root / "mirflickr"
+    manifest = json.loads((folder / "hashbench.json").read_text())
+    outside = root / "outside.npz"  # a valid data file, one level above the folder
+    outside.write_bytes((folder / "data.npz").read_bytes())
+    encoder = None
+    if kind == "parent":
+        manifest["file"] = "../outside.npz"
+    elif kind == "absolute":
+        manifest["file"] = str(outside)
+    else:  # raw items to encode, listed in a file above the folder
+        (root / "items.jsonl").write_text("")
+        del manifest["splits"]
+        manifest["arrays"] = {"labels": "train_labels"}
+        manifest["raw"] = {"items": "../items.jsonl"}
+        encoder = object()
+    (folder / "hashbench.json").write_text(json.dumps(manifest))
+    options = DatasetOptions(data_root=root, encoder=encoder)
+    with pytest.raises(InputError, match="outside the dataset folder") as caught:
+        load_real("mirflickr", options)
+    message = str(caught.value)
+    assert "\n" not in message and str(folder) in message and "relative" in message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hashbench_plugins.spikehash import SpikeHash, SpikeHashStrict, readout_bits
+from hashbench_plugins.methods.spikehash import SpikeHash, SpikeHashStrict, readout_bits
 
 from hashbench import MethodContext, TrainData
 from hashbench.testing import tiny_dataset

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hashbench_plugins.dpsh_cnn import DPSHCNN
-from hashbench_plugins.spikinghash import (
+from hashbench_plugins.methods.dpsh_cnn import DPSHCNN
+from hashbench_plugins.methods.spikinghash import (
     SIZES,
     SoftSimilarity,
     Spikinghash,
@@ -114,7 +114,7 @@ def test_spikinghash_trains_encodes_and_is_profiled_on_events():
 
 
 def test_dpsh_cnn_has_the_backbone_size_of_spikinghash():
-    from hashbench_plugins.dpsh_cnn import HashCNN
+    from hashbench_plugins.methods.dpsh_cnn import HashCNN
 
     ann = sum(p.numel() for p in HashCNN((3, 32, 32), 64, "S").parameters())
     snn = parameter_count("S", shape=(3, 32, 32), bits=64, classes=10)

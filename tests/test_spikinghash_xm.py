@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hashbench_plugins.spikinghash import SpikingHashLayer, and_codes
-from hashbench_plugins.spikinghash_xm import (
+from hashbench_plugins.methods.spikinghash import SpikingHashLayer, and_codes
+from hashbench_plugins.methods.spikinghash_xm import (
     SpikingFeatureEncoder,
     SpikinghashXM,
     pseudo_labels,
@@ -24,9 +24,7 @@ def _blobs(n_per: int, centres: int, dim: int, seed: int) -> tuple[dict, np.ndar
     feats = {}
     for m in ("image", "text"):
         means = rng.standard_normal((centres, dim)) * 3.0
-        feats[m] = (means[truth] + 0.1 * rng.standard_normal((len(truth), dim))).astype(
-            np.float32
-        )
+        feats[m] = (means[truth] + 0.1 * rng.standard_normal((len(truth), dim))).astype(np.float32)
     return feats, truth
 
 
@@ -76,7 +74,10 @@ def _method(**params) -> SpikinghashXM:
     resolved = SpikinghashXM.resolve_params("mirflickr", "quick")
     resolved.update({"hidden": 64, "clusters": 4, "min_iterations": 0, **params})
     context = MethodContext(
-        bits=16, params=resolved, device=torch.device("cpu"), seed=0,
+        bits=16,
+        params=resolved,
+        device=torch.device("cpu"),
+        seed=0,
         feature_dims={"image": 16, "text": 16},
     )
     return SpikinghashXM(context)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-from hashbench_plugins._crossmodal_common import FusionTransformer, nt_xent
-from hashbench_plugins.ucmfh import UCMFH, UCMFHStrict
+from hashbench_plugins.methods._crossmodal_common import FusionTransformer, nt_xent
+from hashbench_plugins.methods.ucmfh import UCMFH, UCMFHStrict
 
 from hashbench import MethodContext, TrainData
 from hashbench.store import ResultStore, default_store_path

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from hashbench_plugins.baselines import CCAITQ, LSH
-from hashbench_plugins.event_datasets import hashbench_register_datasets
+from hashbench_plugins.datasets.events import hashbench_register_datasets
+from hashbench_plugins.methods.baselines import CCAITQ, LSH
 
 import hashbench
 from hashbench.data.events import CLASS_NAMES, MIRRORED_PAIRS, generate_arrays

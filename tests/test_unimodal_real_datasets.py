@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hashbench_plugins.datasets import cifar, dvs
 
-from hashbench.data import cifar, dvs
 from hashbench.data.safe_pickle import safe_load
 from hashbench.data.types import DatasetOptions
 from hashbench.errors import InputError

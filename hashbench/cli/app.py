@@ -1,26 +1,35 @@
 """The `hashbench` click group: per-invocation state, error handling and the shared consoles.
 
 Command modules attach themselves to `main`; this module imports none of them (nor the runner,
-torch or matplotlib), so it stays cheap and free of import circles.
+torch or matplotlib), so it stays cheap and free of import circles. Commands load lazily: the
+group knows each command's module and one-line help (`hashbench/cli/__init__.py`) and imports
+the module only when the command is used, so `hashbench --help` imports no command module.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
+from click.utils import make_default_short_help
 from rich.console import Console
 from rich.markup import escape
 
 from hashbench import __version__
 from hashbench.errors import HashbenchError
-from hashbench.plugins import create_plugin_manager
-from hashbench.registry import Registry
+from hashbench.plugins import create_plugin_manager  # light: pluggy and the hook specs
 
-# Off a terminal (pipes, CI, tests) rich would cut tables at 80 columns; print them whole.
+if TYPE_CHECKING:
+    from hashbench.registry import Registry
+
+# Off a terminal (pipes, CI, tests, `> log 2>&1`) rich would cut lines at 80 columns; print
+# them whole (tables up to 200 columns, messages never wrapped).
 stdout = Console(width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 @dataclass
@@ -39,12 +48,51 @@ class App:
 
     def registry(self) -> Registry:
         if self._registry is None:
+            from hashbench.registry import Registry
+
             self._registry = Registry.from_plugin_manager(self.plugin_manager())
         return self._registry
 
 
 class HashbenchGroup(click.Group):
-    """Turns user-facing errors into one line and a non-zero exit; tracebacks only with --debug."""
+    """Turns user-facing errors into one line and a non-zero exit; tracebacks only with --debug.
+
+    Commands load lazily (click's LazyGroup pattern): `lazy` maps a command name to the module
+    whose import attaches the command to this group, and to the command's one-line help, which
+    `--help` shows without importing the module (a test checks it matches the command's own).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+
+    def add_lazy_commands(self, commands: Mapping[str, tuple[str, str]]) -> None:
+        """Add {name: (module, one-line help)}; the module is imported when `name` is used."""
+        self.lazy.update(commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            importlib.import_module(self.lazy[cmd_name][0])  # its decorators attach it here
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands section of --help, from the lazy table where a command is not loaded."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is None:
+                rows.append((name, make_default_short_help(self.lazy[name][1], limit)))
+            elif not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:

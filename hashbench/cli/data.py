@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from hashbench.cli.app import main
 from hashbench.cli.options import build_encoder, dataset_options_kwargs, real_data_options
-from hashbench.data.real import DATA_ENV, REAL_DATASETS, check_real, data_root
+from hashbench.data.files import DATA_ENV, data_root
 from hashbench.data.types import DatasetOptions
 from hashbench.errors import InputError
 
@@ -20,10 +20,11 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _real_name(name: str) -> str:
-    if name not in REAL_DATASETS:
-        valid = ", ".join(REAL_DATASETS)
-        raise InputError(f"'{name}' is not a real dataset name; valid: {valid}")
+def _preparable_name(registry: Any, name: str) -> str:
+    """NAME of `data prepare`: a dataset that reads the generic layout the command writes."""
+    valid = [n for n, spec in registry.datasets.items() if spec.preparable]
+    if name not in valid:
+        raise InputError(f"'{name}' is not a real dataset name; valid: {', '.join(valid)}")
     return name
 
 
@@ -37,12 +38,14 @@ def _real_unimodal(registry: Any) -> list[str]:
 
 
 def _check_report(registry: Any, name: str, options: DatasetOptions):
-    """check_real for the cross-modal real datasets; check_unimodal for the unimodal ones."""
-    if name in REAL_DATASETS:
-        return check_real(name, options)
-    unimodal = _real_unimodal(registry)
+    """The dataset's own check (its spec's `check`: the cross-modal real datasets); the generic
+    check_unimodal for the other unimodal datasets read from files."""
+    own = [n for n, spec in registry.datasets.items() if spec.check is not None]
+    if name in own:
+        return registry.dataset(name).check(options)
+    unimodal = [n for n in _real_unimodal(registry) if n not in own]
     if name not in unimodal:
-        valid = ", ".join([*REAL_DATASETS, *unimodal])
+        valid = ", ".join([*own, *unimodal])
         raise InputError(f"'{name}' is not a real dataset name; valid: {valid}")
     from hashbench.data.unimodal_common import check_unimodal
 
@@ -133,15 +136,16 @@ def prepare(
     root = data_root(DatasetOptions(data_root=options["data_root"]))
     if root is None:
         raise InputError(f"pass --data-root DIR or set {DATA_ENV}: where to write the dataset")
+    registry = app.registry()
     encoder = build_encoder(
-        app.registry(),
+        registry,
         options["encoder"],
         options["clip_model"],
         options["clip_checkpoint"],
         device,
     )
     result = prepare_dataset(
-        _real_name(name),
+        _preparable_name(registry, name),
         root,
         images,
         captions,

@@ -4,15 +4,20 @@ options, comma-separated lists, the sweep file and the energy model."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from hashbench.data.real import DATA_ENV
 from hashbench.errors import InputError
-from hashbench.profile import EnergyModel
 from hashbench.runner.sweep_config import load_sweep
-from hashbench.store import ResultStore, default_store_path
+
+if TYPE_CHECKING:  # imported where used: `--help` never loads numpy or torch
+    from hashbench.profile import EnergyModel
+    from hashbench.store import ResultStore
+
+# hashbench.data.files.DATA_ENV, spelled out so that building the options imports no numpy
+# (tests/test_cli_lazy.py checks that the two agree)
+DATA_ENV = "HASHBENCH_DATA"
 
 store_option = click.option(
     "--store", type=click.Path(path_type=Path), default=None, help="Results database."
@@ -46,11 +51,15 @@ def open_store(path: Path | None, *, readonly: bool = False) -> ResultStore:
     is not a hashbench store is refused); commands that write create it at their first write,
     so one refused on bad input leaves no empty store behind.
     """
+    from hashbench.store import ResultStore, default_store_path
+
     return ResultStore(path or default_store_path(), readonly=readonly, defer_create=True)
 
 
 def existing_store_path(store: Path | None) -> Path:
     """The store to read: --store or the default; it must exist."""
+    from hashbench.store import default_store_path
+
     path = Path(store or default_store_path())
     if not path.exists():
         raise InputError(
@@ -71,6 +80,8 @@ def energy_model(e_mac: float, e_ac: float) -> EnergyModel:
     """The energy model of --e-mac / --e-ac (pJ per operation)."""
     if e_mac < 0 or e_ac < 0:
         raise InputError("--e-mac and --e-ac are energies per operation in pJ; they must be >= 0")
+    from hashbench.profile import EnergyModel
+
     return EnergyModel(e_mac_pj=e_mac, e_ac_pj=e_ac)
 
 

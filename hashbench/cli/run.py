@@ -1,16 +1,19 @@
 """`hashbench run` and `hashbench status`: a grid of runs, executed or inspected, with progress
-rendered on stderr."""
+rendered on stderr (`progress_view`: bars in a terminal, plain lines in a log).
+
+The runner, torch, the report and the tuning code are imported inside the commands, so that
+`hashbench run --help` (and `hashbench --help`) stay fast: keep new heavy imports there too.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from tabulate import tabulate
 
 from hashbench.cli.app import App, main, stderr, stdout
 from hashbench.cli.options import (
@@ -23,62 +26,9 @@ from hashbench.cli.options import (
     store_option,
 )
 from hashbench.errors import InputError
-from hashbench.executors import ExecutorSettings
-from hashbench.report.table import build_table, to_rich
-from hashbench.runner.execute import PlannedRun, RunOptions
-from hashbench.runner.grid import GridObserver, GridSpec, grid_status, run_grid
-from hashbench.runner.spec import parse_bits, parse_budgets, parse_param_overrides, parse_seeds
-from hashbench.seeding import resolve_device
-from hashbench.store import RunRecord
 
-
-class _ProgressObserver(GridObserver):
-    """Renders grid progress on stderr with rich."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.task = progress.add_task("preparing", total=None)
-
-    def dataset_loading(self, name: str) -> None:
-        self.progress.update(self.task, description=escape(f"loading {name}"))
-
-    def grid_started(self, total: int) -> None:
-        self.progress.update(self.task, total=total, description="runs")
-
-    @staticmethod
-    def _label(plan: PlannedRun) -> str:
-        s = plan.spec
-        return f"{s.method} / {s.dataset} / {s.bits} bits / seed {s.seed}"
-
-    def run_started(self, plan: PlannedRun) -> None:
-        self.progress.update(self.task, description=escape(self._label(plan)))
-
-    def run_phase(self, plan: PlannedRun, phase: str) -> None:
-        self.progress.update(self.task, description=escape(f"{self._label(plan)}: {phase}"))
-
-    def run_finished(self, plan: PlannedRun, record: RunRecord, skipped: bool) -> None:
-        verb = "skipped (in store)" if skipped else f"done in {record.timings['total_s']:.1f}s"
-        i2t, t2i = (record.metrics.get(t, {}).get("map@50") for t in ("i2t", "t2i"))
-        scores = f"  I2T {i2t:.4f}  T2I {t2i:.4f}" if i2t is not None and t2i is not None else ""
-        uni = record.metrics.get("unimodal", {}).get("map@50")
-        scores += f"  unimodal {uni:.4f}" if uni is not None else ""
-        line = f"{self._label(plan)}: {verb}{scores}  [{record.run_id}]"
-        self.progress.console.print(escape(line))  # ids like [ee9a..] are not markup
-        self.progress.advance(self.task)
-
-    def run_failed(self, plan: PlannedRun, message: str) -> None:
-        self.progress.console.print(
-            f"[red]{escape(self._label(plan))}: FAILED[/] "
-            + escape(f"{message}  [{plan.run_id}] (traceback stored; see `hashbench status`)")
-        )
-        self.progress.advance(self.task)
-
-    def run_elsewhere(self, plan: PlannedRun) -> None:
-        self.progress.console.print(
-            escape(f"{self._label(plan)}: running in another process, left to it  [{plan.run_id}]")
-        )
-        self.progress.advance(self.task)
-
+if TYPE_CHECKING:
+    from hashbench.runner.grid import GridSpec
 
 
 @main.command()
@@ -136,6 +86,21 @@ class _ProgressObserver(GridObserver):
 )
 @click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes.")
 @click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@click.option(
+    "--log-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    envvar="HASHBENCH_LOG_INTERVAL",
+    help="Off a terminal (a log file, CI): seconds between progress lines of the runs in "
+    "flight (0: none). In a terminal, bars show progress instead.",
+)
+@click.option(
+    "--tuned",
+    is_flag=True,
+    help="Use the best parameters of each cell's stored `hashbench tune` study (rows marked "
+    "tuned).",
+)
 @real_data_options
 @click.pass_obj
 def run(
@@ -154,6 +119,8 @@ def run(
     executor: str,
     workers: int | None,
     address: str | None,
+    log_interval: float,
+    tuned: bool,
     **data_options,
 ) -> None:
     """Train, encode and evaluate every combination; store the results; print a summary.
@@ -166,6 +133,14 @@ def run(
       hashbench run --methods lsh,cca-itq --dataset synth-mscoco --bits 16,32,64,128
       hashbench run --config sweep.toml --executor process --workers 2
     """
+    from hashbench.cli.progress_view import observe, run_label
+    from hashbench.executors import ExecutorSettings
+    from hashbench.report.table import build_table, to_rich
+    from hashbench.runner.execute import RunOptions
+    from hashbench.runner.grid import run_grid
+    from hashbench.seeding import resolve_device
+    from hashbench.tuning.session import run_tuned_grid
+
     method_names, dataset_names = split(methods), split(datasets)
     if not method_names or not dataset_names:
         raise InputError("--methods and --dataset each need at least one name")
@@ -181,20 +156,14 @@ def run(
     settings = ExecutorSettings(workers=workers, address=address, block=app.block)
     runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
     with open_store(store) as results:  # opened first: an unusable store fails before training
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=stderr, transient=True) as progress:
-            outcome = run_grid(
+        with observe(stderr, log_interval) as observer:
+            outcome = (run_tuned_grid if tuned else run_grid)(
                 grid,
                 registry,
                 results,
                 options,
                 rerun=rerun,
-                observer=_ProgressObserver(progress),
+                observer=observer,
                 stop_on_failure=app.debug,  # --debug: the first failure's traceback
                 executor=runner,
             )
@@ -212,7 +181,7 @@ def run(
         )
     if outcome.failed:
         for plan, message in outcome.failed:  # unwrapped: one line per failed run
-            click.echo(f"  failed: {_ProgressObserver._label(plan)}: {message}", err=True)
+            click.echo(f"  failed: {run_label(plan)}: {message}", err=True)
         stderr.print(
             "The other runs are stored. `hashbench status` shows the tracebacks; "
             "running the same command again retries only what is missing."
@@ -250,6 +219,12 @@ def status(
       hashbench status --methods lsh,cca-itq --dataset synth-mscoco --budget quick
       hashbench status --traceback
     """
+    from tabulate import tabulate
+
+    from hashbench.cli.status_view import claim_lines
+    from hashbench.runner.grid import grid_status
+    from hashbench.tuning.report import study_summaries
+
     path = existing_store_path(store)
     with open_store(path, readonly=True) as results:
         if methods or datasets:
@@ -273,7 +248,25 @@ def status(
                 "failed": sum(r[3] for r in summary),
             }
         failures = results.failures()
+        studies = study_summaries(results)
+        claims = results.unfinished_claims()
+    for state in ("running", "interrupted"):
+        if any(c.state == state for c in claims):
+            counts[state] = sum(c.state == state for c in claims)
     click.echo("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    for line in claim_lines(claims):
+        click.echo(line)
+    if studies:
+        click.echo("\ntuning studies (`hashbench tune --show STUDY`):")
+        rows = [
+            (s.study, s.method, s.dataset, s.bits, s.seed, s.budget, s.trials,
+             "-" if s.best is None else f"{s.best:.4f}",
+             ", ".join(f"{r.tuning['trials']} trials" for r in s.tuned) or "-")
+            for s in studies
+        ]  # fmt: skip
+        headers = ["study", "method", "dataset", "bits", "seed", "budget", "trials", "best val",
+                   "tuned runs"]  # fmt: skip
+        click.echo(tabulate(rows, headers=headers))
     for record in failures:
         last = record.error.strip().splitlines()[-1] if record.error.strip() else "?"
         click.echo(
@@ -294,6 +287,14 @@ def _grid(
     scale: float,
 ) -> GridSpec:
     """The grid of the options `run` and `status` share."""
+    from hashbench.runner.grid import GridSpec
+    from hashbench.runner.spec import (
+        parse_bits,
+        parse_budgets,
+        parse_param_overrides,
+        parse_seeds,
+    )
+
     return GridSpec(
         methods=method_names,
         datasets=dataset_names,

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.data.real import MANIFEST, MANIFEST_FORMAT, STANDARD_QUERY, STANDARD_TRAIN
+from hashbench.data.files import STANDARD_QUERY, STANDARD_TRAIN
+from hashbench.data.manifest import MANIFEST, MANIFEST_FORMAT
 from hashbench.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}

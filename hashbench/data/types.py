@@ -115,16 +115,33 @@ class DatasetOptions:
     scale: float = 1.0
     seed: int = 0
     cache_dir: Path | None = None
-    # Real datasets (hashbench.data.real): where files live and how to read them.
+    # Datasets read from files (hashbench.data.files): where files live and how to read them.
     data_root: Path | None = None
     trust_pickle: bool = False
     ucmfh_quirks: bool = False
     encoder: object | None = None  # an Encoder for datasets that hold raw images and captions
 
 
+@dataclass
+class CheckReport:
+    """What `hashbench data check` prints: summary lines and soft findings (warnings)."""
+
+    name: str
+    lines: list[str]
+    warnings: list[str]
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset a plugin registers: a name users type and a loader."""
+    """A dataset a plugin registers: a name users type and a loader.
+
+    `check`: the dataset's own validation for `hashbench data check` (load, validate, report;
+    errors raise InputError); unimodal datasets read from files get a generic check without it.
+    `preparable`: the loader reads the generic layout that `hashbench data prepare` writes to
+    `<data root>/<name>/`, so that command accepts this name.
+    `display_name`: how tables and figures for a paper name it ("MIRFlickr-25K"; a synthetic
+    twin "MIRFlickr-25K (synthetic)"); empty: the name itself.
+    """
 
     name: str
     summary: str
@@ -132,3 +149,10 @@ class DatasetSpec:
     load: Callable[[DatasetOptions], CrossModalDataset]
     task: str = "cross-modal"
     synthetic: bool = False
+    check: Callable[[DatasetOptions], CheckReport] | None = None
+    preparable: bool = False
+    display_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.display_name:
+            object.__setattr__(self, "display_name", self.name)

@@ -19,8 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.data.real import DATA_ENV, CheckReport, data_root
-from hashbench.data.types import CrossModalDataset, DatasetOptions, Split, fingerprint_arrays
+from hashbench.data.files import DATA_ENV, data_root
+from hashbench.data.types import (
+    CheckReport,
+    CrossModalDataset,
+    DatasetOptions,
+    Split,
+    fingerprint_arrays,
+)
 from hashbench.errors import InputError
 
 SPLITS = ("train", "query", "retrieval")

@@ -15,6 +15,8 @@ from hashbench.executors import DriverState, Executor, ExecutorSettings, InProce
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.lease import LEASE_S, LeaseKeeper
+from hashbench.runner.progress import Step
+from hashbench.runner.resume import claim_about
 from hashbench.runner.spec import RunSpec
 from hashbench.store import ClaimOwner, ResultStore, RunRecord
 
@@ -55,7 +57,7 @@ class GridObserver:
     def grid_started(self, total: int) -> None: ...
     def dataset_loading(self, name: str) -> None: ...
     def run_started(self, plan: PlannedRun) -> None: ...
-    def run_phase(self, plan: PlannedRun, phase: str) -> None: ...
+    def run_phase(self, plan: PlannedRun, phase: Step) -> None: ...  # prints as a phrase
     def run_finished(self, plan: PlannedRun, record: RunRecord, skipped: bool) -> None: ...
     def run_failed(self, plan: PlannedRun, message: str) -> None: ...
     def run_elsewhere(self, plan: PlannedRun) -> None: ...
@@ -233,7 +235,9 @@ def run_plans(
                 if not rerun and store.has_run(plan.run_id):
                     skip(plan)
                     continue
-                state = store.claim(plan.run_id, owner, lease_s, rerun=rerun)
+                state = store.claim(
+                    plan.run_id, owner, lease_s, rerun=rerun, about=claim_about(plan)
+                )
                 if state == "done":  # finished by another process meanwhile
                     skip(plan)
                     continue

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hashbench.errors import StoreError
-from hashbench.store.claims import ClaimsMixin
+from hashbench.store.claims import ADDED_CLAIM_COLUMNS, ClaimsMixin
 from hashbench.store.records import (
     _SCHEMA,
     ADDED_COLUMNS,
@@ -127,6 +127,10 @@ class ResultStore(ClaimsMixin):
                         self._conn.execute(
                             f"ALTER TABLE runs ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}"
                         )
+                claimed = {row[1] for row in self._conn.execute("PRAGMA table_info(claims)")}
+                for column, definition in ADDED_CLAIM_COLUMNS.items():
+                    if column not in claimed:  # claims of an older store: add in place
+                        self._conn.execute(f"ALTER TABLE claims ADD COLUMN {column} {definition}")
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(

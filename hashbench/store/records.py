@@ -48,7 +48,10 @@ CREATE TABLE IF NOT EXISTS claims (
     owner      TEXT NOT NULL,
     host       TEXT NOT NULL,
     pid        INTEGER NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    about      TEXT NOT NULL DEFAULT '{}',
+    command    TEXT NOT NULL DEFAULT '',
+    claimed_at REAL NOT NULL DEFAULT 0
 );
 """
 

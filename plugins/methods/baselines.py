@@ -120,6 +120,11 @@ class CCAITQ(Method):
         "itq_iterations": hashbench.Int(0, None),
         "eigen_power": hashbench.Float(0.0, None),
     }
+    #: `hashbench tune` searches these (docs/tuning.md)
+    search_space = {
+        "ridge": hashbench.Float(1e-3, 10.0, log=True),
+        "eigen_power": hashbench.Float(0.0, 4.0),
+    }
 
     @classmethod
     def max_bits(cls, feature_dims: Mapping[str, int]) -> int | None:

@@ -205,6 +205,25 @@ class CIRHLike(Method):
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
+    #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "lr_stage1": hashbench.Float(1e-9, None),
+        "lr_hash": hashbench.Float(1e-9, None),
+        "a1": hashbench.Float(0.0, 1.0),
+        "a2": hashbench.Float(0.0, 1.0),
+        "recon_weight": hashbench.Float(0.0, None),
+        "similarity_weight": hashbench.Float(0.0, None),
+        "hash_similarity_weight": hashbench.Float(0.0, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr_stage1": hashbench.Float(3e-5, 3e-3, log=True),
+        "lr_hash": hashbench.Float(2e-5, 2e-3, log=True),
+        "a1": hashbench.Float(0.0, 1.0),
+        "a2": hashbench.Float(0.0, 1.0),
+        "hash_similarity_weight": hashbench.Float(1e-3, 0.1, log=True),
+        "epochs": hashbench.UpToBudget(4),
+    }
 
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
@@ -302,6 +321,7 @@ class CIRHLike(Method):
                 loss.backward()
                 opt_hash.step()
                 log2.add(epoch, loss)
+            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
         self.stage1.eval()
         self.hash_nets.eval()
         self.loss_history = {**log1.history(), **log2.history()}

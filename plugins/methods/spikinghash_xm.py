@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hashbench_plugins._crossmodal_common import epochs_to_run
-from hashbench_plugins.spikinghash import (
+from hashbench_plugins.methods._crossmodal_common import epochs_to_run
+from hashbench_plugins.methods.spikinghash import (
     SpikingHashLayer,
     adamw_cosine,
     and_codes,
@@ -154,6 +154,20 @@ class SpikinghashXM(Method):
         "hidden": 64,
         "clusters": 8,
     }
+    #: `hashbench tune` searches these (docs/tuning.md); epochs stay (the rounds follow them)
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "lr": hashbench.Float(1e-9, None),
+        "weight_decay": hashbench.Float(0.0, None),
+        "alpha": hashbench.Float(0.0, None),
+        "beta": hashbench.Float(0.0, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr": hashbench.Float(1e-4, 1e-2, log=True),
+        "weight_decay": hashbench.Float(1e-4, 0.1, log=True),
+        "alpha": hashbench.Float(0.02, 2.0, log=True),
+        "beta": hashbench.Float(0.1, 3.0, log=True),
+    }
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -224,6 +238,7 @@ class SpikinghashXM(Method):
             self.history.append(float(total) / len(y))
             if soft and epoch in ends:
                 similarity.end_round()
+            self.epoch_end(epoch, epochs, loss=self.history[-1])
         functional.reset_net(self.encoders)
         self.encoders.eval()
 

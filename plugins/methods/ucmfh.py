@@ -152,6 +152,22 @@ class UCMFH(Method):
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
+    #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "temperature": hashbench.Float(1e-3, None),
+        "fusion_loss_weight": hashbench.Float(0.0, None),
+        "hash_loss_weight": hashbench.Float(0.0, None),
+        "lr_fusion": hashbench.Float(1e-9, None),
+        "lr_hash": hashbench.Float(1e-9, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr_fusion": hashbench.Float(1e-5, 1e-3, log=True),
+        "lr_hash": hashbench.Float(1e-4, 1e-2, log=True),
+        "temperature": hashbench.Float(0.1, 1.0, log=True),
+        "hash_loss_weight": hashbench.Float(0.1, 2.0, log=True),
+        "epochs": hashbench.UpToBudget(2),
+    }
 
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
@@ -233,6 +249,7 @@ class UCMFH(Method):
                 lrs.append(opt_heads.param_groups[0]["lr"])
                 schedule.step()
                 log.add(epoch, loss_fusion, loss_hash, loss)
+            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
         self.fusion.eval()
         self.heads.eval()
         self.loss_history = log.history()

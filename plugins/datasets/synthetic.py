@@ -8,6 +8,9 @@ import hashbench
 from hashbench import DatasetSpec
 from hashbench.data.synthetic import SYNTHETIC_CONFIGS, load_cached
 
+# The benchmark each twin mirrors, as papers name it (tables add "(synthetic)").
+PAPER_NAMES = {"mirflickr": "MIRFlickr-25K", "nuswide": "NUS-WIDE", "mscoco": "MS COCO"}
+
 
 @hashbench.hookimpl
 def hashbench_register_datasets() -> list[DatasetSpec]:
@@ -21,6 +24,7 @@ def hashbench_register_datasets() -> list[DatasetSpec]:
             protocol=config.protocol,
             load=partial(load_cached, config),
             synthetic=True,
+            display_name=f"{PAPER_NAMES.get(config.protocol, config.protocol)} (synthetic)",
         )
         for name, config in SYNTHETIC_CONFIGS.items()
     ]

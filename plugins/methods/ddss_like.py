@@ -197,6 +197,26 @@ class DDSSLike(Method):
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
+    #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "temperature": hashbench.Float(1e-3, None),
+        "inter_loss_weight": hashbench.Float(0.0, None),
+        "intra_loss_weight": hashbench.Float(0.0, None),
+        "semantic_loss_weight": hashbench.Float(0.0, None),
+        "hash_loss_weight": hashbench.Float(0.0, None),
+        "djsrh_beta": hashbench.Float(0.0, 1.0),
+        "lr_fusion": hashbench.Float(1e-9, None),
+        "lr_hash": hashbench.Float(1e-9, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr_fusion": hashbench.Float(1e-5, 1e-3, log=True),
+        "lr_hash": hashbench.Float(1e-4, 1e-2, log=True),
+        "temperature": hashbench.Float(0.1, 1.0, log=True),
+        "semantic_loss_weight": hashbench.Float(0.1, 10.0, log=True),
+        "djsrh_beta": hashbench.Float(0.0, 1.0),
+        "epochs": hashbench.UpToBudget(2),
+    }
 
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
@@ -318,6 +338,7 @@ class DDSSLike(Method):
                 lrs.append(opt_rest.param_groups[0]["lr"])
                 schedule.step()
                 log.add(epoch, loss_inter, loss_intra, loss_sem, loss_hash, loss)
+            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
         for module in (self.fusion, self.graph_layers, self.heads):
             module.eval()
         self.loss_history = log.history()

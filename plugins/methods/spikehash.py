@@ -310,6 +310,23 @@ class SpikeHash(Method):
     }
     #: conformance checks only (hashbench.testing): one short epoch, the contract not quality
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0, "hidden": 32}
+    #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "lr": hashbench.Float(1e-9, None),
+        "weight_decay": hashbench.Float(0.0, None),
+        "temperature": hashbench.Float(1e-3, None),
+        "contrastive_weight": hashbench.Float(0.0, None),
+        "bar_weight": hashbench.Float(0.0, None),
+        "sral_weight": hashbench.Float(0.0, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr": hashbench.Float(3e-4, 3e-2, log=True),
+        "temperature": hashbench.Float(0.1, 1.0, log=True),
+        "bar_weight": hashbench.Float(0.02, 2.0, log=True),
+        "sral_weight": hashbench.Float(1e-3, 30.0, log=True),
+        "epochs": hashbench.UpToBudget(2),
+    }
 
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
@@ -397,6 +414,7 @@ class SpikeHash(Method):
                 losses[-1].backward()
                 opt.step()
                 log.add(epoch, *losses)
+            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
         self._recalibrate_batch_norm(x_img[:n], x_txt[:n], batch_size)
         self.net.eval()
         self.net.reset_state()

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from hashbench_plugins.spikinghash import SIZES
+from hashbench_plugins.methods.spikinghash import SIZES
 from torch import nn
 
 import hashbench
@@ -110,6 +110,19 @@ class DPSHCNN(Method):
         "quick": {"size": "nano", "epochs": 12, "batch_size": 32, "lr": 3e-3}
     }
     test_params: Mapping[str, Any] = {"epochs": 1}
+    #: `hashbench tune` searches these (docs/tuning.md)
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "lr": hashbench.Float(1e-9, None),
+        "weight_decay": hashbench.Float(0.0, None),
+        "eta": hashbench.Float(0.0, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr": hashbench.Float(1e-4, 1e-2, log=True),
+        "weight_decay": hashbench.Float(1e-4, 0.1, log=True),
+        "eta": hashbench.Float(1e-3, 1.0, log=True),
+        "epochs": hashbench.UpToBudget(2),
+    }
 
     def fit(self, train: TrainData) -> None:
         p = self.params
@@ -129,7 +142,7 @@ class DPSHCNN(Method):
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
         eta = float(p["eta"])
         self.model.train()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             order = torch.randperm(len(x), generator=generator).to(self.device)
             for start in range(0, len(x), batch):
                 idx = order[start : start + batch]
@@ -144,6 +157,7 @@ class DPSHCNN(Method):
                 loss.backward()
                 opt.step()
                 sched.step()
+            self.epoch_end(epoch, epochs)
         self.model.eval()
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -476,6 +476,20 @@ class Spikinghash(Method):
         },
     }
     test_params: Mapping[str, Any] = {"epochs": 1, "size": "nano", "batch_size": 8}
+    #: `hashbench tune` searches these (docs/tuning.md); epochs stay (the rounds follow them)
+    param_ranges: Mapping[str, Any] = {
+        "epochs": hashbench.Int(1, None),
+        "lr": hashbench.Float(1e-9, None),
+        "weight_decay": hashbench.Float(0.0, None),
+        "alpha": hashbench.Float(0.0, None),
+        "beta": hashbench.Float(0.0, None),
+    }
+    search_space: Mapping[str, Any] = {
+        "lr": hashbench.Float(5e-4, 5e-2, log=True),
+        "weight_decay": hashbench.Float(1e-4, 0.1, log=True),
+        "alpha": hashbench.Float(1e-4, 1.0, log=True),
+        "beta": hashbench.Float(0.1, 3.0, log=True),
+    }
 
     def _shape(self, dim: int) -> tuple[int, ...]:
         shapes = dict(self.context.input_shapes)
@@ -539,6 +553,7 @@ class Spikinghash(Method):
             self.history.append(total / len(x))
             if soft and epoch in ends:
                 similarity.end_round()
+            self.epoch_end(epoch, epochs, loss=self.history[-1])
         functional.reset_net(net)
         net.eval()
         self.similarity = similarity.matrix().cpu()

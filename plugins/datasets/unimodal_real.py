@@ -7,9 +7,10 @@ from functools import partial
 
 import hashbench
 from hashbench import DatasetSpec
-from hashbench.data.cifar import RETRIEVAL_DEPTH as CIFAR_DEPTH
-from hashbench.data.cifar import load_cifar10
-from hashbench.data.dvs import DVS_DATASETS, load_dvs
+
+from .cifar import RETRIEVAL_DEPTH as CIFAR_DEPTH
+from .cifar import load_cifar10
+from .dvs import DVS_DATASETS, load_dvs
 
 
 @hashbench.hookimpl
@@ -25,6 +26,7 @@ def hashbench_register_datasets() -> list[DatasetSpec]:
             protocol="cifar10",
             load=load_cifar10,
             task="unimodal",
+            display_name="CIFAR-10",
         )
     ]
     for name, info in DVS_DATASETS.items():
@@ -39,6 +41,7 @@ def hashbench_register_datasets() -> list[DatasetSpec]:
                 protocol=name,
                 load=partial(load_dvs, name),
                 task="unimodal",
+                display_name=info.display,
             )
         )
     return specs

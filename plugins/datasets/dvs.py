@@ -49,7 +49,6 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.data.array_cache import cache_folder, read_cache, write_cache
-from hashbench.data.cifar import CLASS_NAMES as CIFAR10_CLASSES
 from hashbench.data.types import CrossModalDataset, DatasetOptions
 from hashbench.data.unimodal_common import (
     assemble,
@@ -62,6 +61,8 @@ from hashbench.data.unimodal_common import (
     split_rng,
 )
 from hashbench.errors import InputError
+
+from .cifar import CLASS_NAMES as CIFAR10_CLASSES
 
 MODALITY = "events"
 FRAMES = 16

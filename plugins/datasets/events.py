@@ -23,6 +23,7 @@ def hashbench_register_datasets() -> list[DatasetSpec]:
             load=partial(load_cached, config),
             task="unimodal",
             synthetic=True,
+            display_name="Events (synthetic)",
         )
         for name, config in EVENTS_CONFIGS.items()
     ]

@@ -1,0 +1,243 @@
+"""How `hashbench run` shows progress: bars in a terminal, plain lines in a log.
+
+In a terminal (`BarsObserver`): an overall bar (runs done of the grid) and under it one bar per
+run in flight, showing its phase: "train 3/8 epochs, loss 0.421", "encode 40,960/246,574
+items, 1,210 items/s", "profile", "evaluate 1/2 tasks". A finished run leaves one line above
+the bars.
+
+Off a terminal (`LogObserver`: `> log 2>&1`, CI, pipes): plain lines, never wrapped, that
+`tail -f` and `grep` can use: one line when a run starts, one when it ends (its id and scores,
+or why it failed), and every `interval` seconds one line per run in flight with its phase, so a
+slow machine still shows that work goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hashbench.runner.grid import GridObserver
+from hashbench.runner.progress import Step
+
+DEFAULT_LOG_INTERVAL_S = 30.0
+
+
+def run_label(plan) -> str:
+    """"spikehash / synth-mscoco / 32 bits / seed 0" (+ budget, and the protocol if not default)."""
+    s = plan.spec
+    dataset = getattr(plan, "dataset_label", None) or s.dataset
+    label = f"{s.method} / {dataset} / {s.bits} bits / seed {s.seed} / {s.budget}"
+    protocol = getattr(plan, "protocol", "default")
+    return label if protocol == "default" else f"{label} / {protocol}"
+
+
+def scores_text(record) -> str:
+    """The run's headline scores: "mAP@50 I2T 0.6012 T2I 0.5931" (or the unimodal one)."""
+    parts = []
+    for task, name in (("i2t", "I2T"), ("t2i", "T2I"), ("unimodal", "unimodal")):
+        value = record.metrics.get(task, {}).get("map@50")
+        if isinstance(value, int | float):
+            parts.append(f"{name} {value:.4f}")
+    return "mAP@50 " + " ".join(parts) if parts else "no scores"
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class BarsObserver(GridObserver):
+    """Rich bars on stderr: the grid's bar, and one bar per run in flight under it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("preparing", total=None, detail="")
+        self.done = 0
+        self.total: int | None = None
+        self.bars: dict[str, int] = {}
+
+    @staticmethod
+    def columns() -> tuple:
+        return (
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+        )
+
+    def _overall(self, description: str | None = None) -> None:
+        detail = f"{self.done}/{self.total} runs" if self.total is not None else ""
+        fields = {"detail": detail, "completed": self.done, "total": self.total}
+        if description is not None:
+            fields["description"] = escape(description)
+        self.progress.update(self.task, **fields)
+
+    def dataset_loading(self, name: str) -> None:
+        self._overall(f"loading {name}")
+
+    def grid_started(self, total: int) -> None:
+        self.total = total
+        self._overall("runs")
+
+    def run_started(self, plan) -> None:
+        self.bars[plan.run_id] = self.progress.add_task(
+            escape(f"  {run_label(plan)}"), total=None, detail="starting"
+        )
+
+    def run_phase(self, plan, phase: Step | str) -> None:
+        bar = self.bars.get(plan.run_id)
+        if bar is None:
+            return
+        done = getattr(phase, "done", None)
+        total = getattr(phase, "total", None)
+        self.progress.update(
+            bar,
+            completed=done or 0,
+            total=total if done is not None else None,
+            detail=escape(str(phase)),
+        )
+
+    def _end(self, plan, line: str) -> None:
+        bar = self.bars.pop(plan.run_id, None)
+        if bar is not None:
+            self.progress.remove_task(bar)
+        self.progress.console.print(line)
+        self.done += 1
+        self._overall()
+
+    def run_finished(self, plan, record, skipped: bool) -> None:
+        verb = "skipped (in store)" if skipped else f"done in {record.timings['total_s']:.1f}s"
+        text = f"{run_label(plan)}: {verb}  {scores_text(record)}  [{record.run_id}]"
+        self._end(plan, escape(text))  # ids like [ee9a..] are not markup
+
+    def run_failed(self, plan, message: str) -> None:
+        self._end(
+            plan,
+            f"[red]{escape(run_label(plan))}: FAILED[/] "
+            + escape(f"{message}  [{plan.run_id}] (traceback stored; see `hashbench status`)"),
+        )
+
+    def run_elsewhere(self, plan) -> None:
+        text = f"{run_label(plan)}: running in another process, left to it  [{plan.run_id}]"
+        self._end(plan, escape(text))
+
+
+class LogObserver(GridObserver):
+    """Plain lines for logs: starts, ends (id and scores), and progress every `interval` s.
+
+    `echo` receives whole lines (the CLI writes them to stderr unwrapped); `start()` begins the
+    periodic lines on a daemon thread, `stop()` ends it; `tick()` writes them once (tests call
+    it with their own clock).
+    """
+
+    def __init__(
+        self,
+        echo: Callable[[str], None],
+        interval: float = DEFAULT_LOG_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.echo, self.interval, self.clock = echo, interval, clock
+        self.started = clock()
+        self.total: int | None = None
+        self.finished = 0
+        self.active: dict[str, tuple[str, float, str]] = {}  # run id -> (label, start, phase)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _line(self, text: str) -> None:
+        self.echo(f"[{_clock_text(self.clock() - self.started)}] {text}")
+
+    def _count(self) -> str:
+        return f"{self.finished}/{self.total}" if self.total is not None else str(self.finished)
+
+    def dataset_loading(self, name: str) -> None:
+        self._line(f"loading dataset {name}")
+
+    def grid_started(self, total: int) -> None:
+        self.total = total
+        self._line(f"{total} run(s) in the grid (those in the store are skipped)")
+
+    def run_started(self, plan) -> None:
+        label = run_label(plan)
+        with self._lock:
+            self.active[plan.run_id] = (label, self.clock(), "starting")
+        self._line(f"start {label}  run {plan.run_id}")
+
+    def run_phase(self, plan, phase: Step | str) -> None:
+        with self._lock:
+            if plan.run_id in self.active:
+                label, began, _ = self.active[plan.run_id]
+                self.active[plan.run_id] = (label, began, str(phase))
+
+    def _end(self, plan, text: str) -> None:
+        with self._lock:
+            self.active.pop(plan.run_id, None)
+            self.finished += 1
+        self._line(f"{text}  ({self._count()} runs)")
+
+    def run_finished(self, plan, record, skipped: bool) -> None:
+        if skipped:
+            verb = "skip (in store)"
+        else:
+            verb = f"done in {record.timings.get('total_s', 0.0):.1f}s"
+        self._end(plan, f"{verb} {run_label(plan)}  {scores_text(record)}  run {record.run_id}")
+
+    def run_failed(self, plan, message: str) -> None:
+        self._end(
+            plan,
+            f"FAILED {run_label(plan)}: {message}  run {plan.run_id} "
+            "(traceback: `hashbench status --traceback`)",
+        )
+
+    def run_elsewhere(self, plan) -> None:
+        self._end(plan, f"left to another process {run_label(plan)}  run {plan.run_id}")
+
+    def tick(self) -> None:
+        """One progress line per run in flight (nothing when none is)."""
+        now = self.clock()
+        with self._lock:
+            active = list(self.active.values())
+        for label, began, phase in active:
+            self._line(
+                f"progress {label}: {phase} ({_clock_text(now - began)} in this run; "
+                f"{self._count()} runs finished)"
+            )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def start(self) -> LogObserver:
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="hashbench-log", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+@contextmanager
+def observe(console: Console, log_interval: float) -> Iterator[GridObserver]:
+    """The observer of a `hashbench run`: bars when `console` (stderr) is a terminal, plain
+    lines every `log_interval` seconds otherwise."""
+    if console.is_terminal:
+        with Progress(*BarsObserver.columns(), console=console, transient=True) as progress:
+            yield BarsObserver(progress)
+        return
+    log = LogObserver(lambda line: click.echo(line, err=True), log_interval).start()
+    try:
+        yield log
+    finally:
+        log.stop()

@@ -1,0 +1,283 @@
+"""`hashbench report`: the stored results as a self-contained static site (one HTML file).
+
+Heavy imports (numpy, matplotlib, jinja2, the store) happen inside the command, so that
+`hashbench report --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from click.core import ParameterSource
+from rich.markup import escape
+
+from hashbench.cli.app import App, main, stderr
+from hashbench.cli.options import (
+    energy_model,
+    existing_store_path,
+    name_filters,
+    open_store,
+    split,
+    split_or_none,
+    store_option,
+)
+from hashbench.errors import InputError
+
+if TYPE_CHECKING:
+    from hashbench.report.site import PluginFacts
+    from hashbench.store import RunRecord
+
+
+@main.command()
+@store_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of the site (index.html) [default: report/ beside the store].",
+)
+@click.option("--metric", default="map@50", show_default=True, help="Stored metric to show.")
+@name_filters
+@click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
+@click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
+@click.option(
+    "--protocol",
+    type=click.Choice(["default", "tuned"]),
+    default=None,
+    help="Only runs at default or at tuned parameters [default: both, side by side].",
+)
+@click.option(
+    "--significance",
+    type=click.Choice(["queries", "seeds"]),
+    is_flag=False,
+    flag_value="queries",
+    default=None,
+    help="Marks follow a test (as in `hashbench table --significance`).",
+)
+@click.option("--ci", is_flag=True, help="Show each cell's bootstrap interval over queries.")
+@click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
+@click.option("--resamples", default=None, type=int, help="Bootstrap / randomization resamples.")
+@click.option(
+    "--curve-bits",
+    type=int,
+    default=None,
+    help="Code length of the P@K and PR curves [default: the longest per dataset].",
+)
+@click.option(
+    "--reference-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of published reference numbers [default: results/reference].",
+)
+@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
+@click.option("--e-ac", default=0.9, show_default=True, type=float, help="pJ per SOP.")
+@click.option("--title", default="hashbench results", show_default=True, help="Page title.")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    store: Path | None,
+    out: Path | None,
+    metric: str,
+    datasets: str | None,
+    methods: str | None,
+    bits: str | None,
+    budget: str | None,
+    protocol: str | None,
+    significance: str | None,
+    ci: bool,
+    alpha: float,
+    resamples: int | None,
+    curve_bits: int | None,
+    reference_dir: Path | None,
+    e_mac: float,
+    e_ac: float,
+    title: str,
+) -> None:
+    """Write the stored results as a static site that opens from disk (no network).
+
+    Comparison tables (sortable, filterable), per dataset mAP vs code length, P@K and PR
+    curves and the accuracy-efficiency plane, the efficiency table, and every run with its
+    parameters, provenance and the command that reproduces it.
+
+    \b
+    Example:
+      hashbench report --out report/ && xdg-open report/index.html
+      hashbench report --datasets synth-mscoco --significance
+    """
+    from hashbench.report.site import build_site, render_site, write_site
+    from hashbench.runner.spec import parse_bits, parse_budgets
+
+    app: App = ctx.obj
+    energy = energy_model(e_mac, e_ac)
+    path = existing_store_path(store)
+    filters = {
+        "dataset": split_or_none(datasets),
+        "method": split_or_none(methods),
+        "bits": parse_bits(split(bits)) if bits else None,
+        "budget": parse_budgets(split(budget)) if budget else None,
+        "protocol": protocol,
+    }
+    with open_store(path, readonly=True) as results:
+        records = results.records(**filters)
+        failures = [r for r in results.failures() if _matches(r, filters)]
+        if not records and not failures:
+            stored = sum(done + failed for _, _, done, failed in results.status_counts())
+            if stored:
+                raise InputError(f"no runs match these filters in {path} ({stored} stored)")
+            raise InputError(f"no runs in {path} yet; run `hashbench run ...` first")
+        per_query = (
+            _per_query(results, records, metric)
+            if records and (ci or significance == "queries")
+            else None
+        )
+    missing: list[str] = []
+    table = (
+        _table(
+            records,
+            metric,
+            significance,
+            ci,
+            alpha,
+            resamples,
+            per_query,
+            reference_dir,
+            missing,
+            app,
+        )
+        if records
+        else None
+    )
+    site = build_site(
+        records,
+        failures,
+        table,
+        store=str(path),
+        metric=metric,
+        energy=energy,
+        curve_bits=curve_bits,
+        facts=_facts(app),
+        missing=missing,
+        command=_command(ctx),
+        title=title,
+    )
+    target = write_site(render_site(site), out or path.parent / "report")
+    if not records:
+        stderr.print(f"no finished runs: the report lists {len(failures)} failed run(s)")
+    click.echo(str(target))
+
+
+def _matches(record: RunRecord, filters: dict) -> bool:
+    if record.protocol == "trial":
+        return False
+    return all(
+        value is None or getattr(record, column) in (value if isinstance(value, list) else [value])
+        for column, value in filters.items()
+    )
+
+
+def _per_query(results, records: list[RunRecord], metric: str):
+    from hashbench.report.significance import load_per_query
+    from hashbench.report.variants import variant_labels
+
+    labels = variant_labels(records)
+    per_query, recomputed = load_per_query(results, records, metric, lambda r: labels[r.run_id])
+    if recomputed:
+        stderr.print(
+            f"per-query {escape(metric)} recomputed from the stored codes of "
+            f"{len(recomputed)} run(s) stored without it"
+        )
+    return per_query
+
+
+def _table(
+    records,
+    metric,
+    significance,
+    ci,
+    alpha,
+    resamples,
+    per_query,
+    reference_dir,
+    missing: list[str],
+    app: App,
+):
+    """`hashbench table`'s comparison table of the records, with reference rows where real
+    datasets are present and the tuning protocol's footnotes where tuned runs are."""
+    from hashbench.report.reference import REAL_DATASETS, load_reference
+    from hashbench.report.site_runs import split_dataset_name
+    from hashbench.report.table import Significance, build_table
+    from hashbench.stats import DEFAULT_OPTIONS, StatsOptions
+
+    options = StatsOptions(resamples=resamples or DEFAULT_OPTIONS.resamples, alpha=alpha)
+    reference = []
+    if any(split_dataset_name(r.dataset)[0] in REAL_DATASETS for r in records):
+        try:
+            reference = load_reference(reference_dir)
+        except InputError as exc:
+            missing.append(f"Published reference numbers not shown: {exc}")
+    notes: list[str] = []
+    if any(r.protocol == "tuned" for r in records):
+        from hashbench.tuning.report import protocol_footnotes
+
+        notes = protocol_footnotes(records)
+    return build_table(
+        records,
+        metric,
+        significance=(
+            Significance(alpha=alpha, test=significance, resamples=options.resamples)
+            if significance
+            else None
+        ),
+        ci=ci,
+        per_query=per_query,
+        stats=options,
+        reference=reference,
+        supervised=_supervised(app, records),
+        notes=notes,
+    )
+
+
+def _registry(app: App):
+    try:
+        return app.registry()
+    except Exception as exc:  # a broken plugin must not stop a report of stored results
+        stderr.print(f"plugins not loaded ({escape(str(exc))}); the report uses stored facts only")
+        return None
+
+
+def _supervised(app: App, records: list[RunRecord]) -> set[str]:
+    if all("supervision" in r.provenance for r in records):
+        return {r.method for r in records if r.provenance["supervision"] == "supervised"}
+    registry = _registry(app)
+    methods = registry.methods if registry else {}
+    return {m for m in methods if methods[m].info.supervision == "supervised"}
+
+
+def _facts(app: App) -> PluginFacts:
+    from hashbench.report.site import PluginFacts
+
+    registry = _registry(app)
+    if registry is None:
+        return PluginFacts()
+    return PluginFacts(
+        spiking=frozenset(n for n, m in registry.methods.items() if m.info.spiking),
+        real_datasets=frozenset(n for n, d in registry.datasets.items() if not d.synthetic),
+    )
+
+
+def _command(ctx: click.Context) -> str:
+    """This invocation as a command line (options given on it), for the page's footer."""
+    words = ["hashbench", "report"]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        flag = param.opts[0]
+        if isinstance(param, click.Option) and param.is_flag and isinstance(value, bool):
+            words.append(flag)
+        else:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)

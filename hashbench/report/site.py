@@ -1,0 +1,263 @@
+"""`hashbench report`: a self-contained static results site, one HTML file that opens from disk.
+
+`build_site` turns stored records (and failed runs) into a `Site`: the comparison tables of
+`hashbench table` per task, figures per dataset as inline SVG, the efficiency table, per-run
+details with the command that reproduces each run, the environments runs were measured in, and
+what is missing. `render_site` fills the jinja2 template (`templates/report.html.j2`, with its
+CSS and vanilla JavaScript inlined: sorting, filtering, nothing fetched) and `write_site` writes
+`index.html` atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hashbench import __version__
+from hashbench.errors import InputError
+from hashbench.profile import EnergyModel
+from hashbench.report.comparison import TASK_NAMES, ComparisonTable
+from hashbench.report.site_figures import FigureView, colours, curves, metric_vs_bits, plane
+from hashbench.report.site_model import (
+    EFFICIENCY_HEADERS,
+    EfficiencyPoint,
+    Missing,
+    TaskTable,
+    efficiency_cells,
+    efficiency_points,
+    task_tables,
+)
+from hashbench.report.site_runs import (
+    Environment,
+    RunDetail,
+    environments,
+    run_details,
+    split_dataset_name,
+)
+from hashbench.report.variants import variant_labels
+from hashbench.store import RunRecord
+
+TEMPLATE = "report.html.j2"
+
+
+@dataclass(frozen=True)
+class PluginFacts:
+    """What installed plugins say about stored names, for runs whose records do not say it."""
+
+    spiking: frozenset[str] = frozenset()  # methods declared spiking
+    real_datasets: frozenset[str] = frozenset()  # datasets read from files (need --data-root)
+
+
+@dataclass(frozen=True)
+class FailureView:
+    run_id: str
+    method: str
+    dataset: str
+    bits: int
+    seed: int
+    budget: str
+    message: str  # the traceback's last line
+    traceback: str
+
+
+@dataclass
+class DatasetFigures:
+    dataset: str
+    figures: list[FigureView] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # figures that could not be drawn, and why
+
+
+@dataclass
+class Site:
+    title: str
+    store: str
+    metric: str
+    version: str
+    energy_formula: str
+    command: str
+    runs_total: int
+    latest: str
+    datasets: list[str]
+    bits: list[int]
+    tasks: list[tuple[str, str]]
+    methods: list[str]
+    tables: list[TaskTable]
+    table_notes: list[str]
+    figures: list[DatasetFigures]
+    efficiency: list[tuple[EfficiencyPoint, list[tuple[str, float | None]]]]
+    efficiency_headers: tuple[str, ...]
+    runs: list[RunDetail]
+    run_tasks: list[str]
+    environments: list[Environment]
+    failures: list[FailureView]
+    missing: list[str]
+
+
+def _failure_views(failures: Iterable[RunRecord]) -> list[FailureView]:
+    out = []
+    for r in failures:
+        lines = [line for line in (r.error or "").strip().splitlines() if line.strip()]
+        out.append(
+            FailureView(
+                r.run_id,
+                r.method,
+                r.dataset,
+                r.bits,
+                r.seed,
+                r.budget,
+                lines[-1] if lines else "no traceback stored",
+                r.error or "",
+            )
+        )
+    return out
+
+
+def _add(entry: DatasetFigures, figure: FigureView | None, why: str) -> None:
+    if figure is None:
+        entry.absent.append(why)
+    else:
+        entry.figures.append(figure)
+
+
+def _figures(
+    records: Sequence[RunRecord],
+    labels: dict[str, str],
+    points: Sequence[EfficiencyPoint],
+    metric: str,
+    curve_bits: int | None,
+    energy: EnergyModel,
+) -> list[DatasetFigures]:
+    palette = colours(labels.values())
+    by_dataset: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in records:
+        by_dataset[r.dataset].append(r)
+    out = []
+    for n, (dataset, recs) in enumerate(sorted(by_dataset.items())):
+        entry = DatasetFigures(dataset)
+        salt = f"d{n}"
+        _add(
+            entry,
+            metric_vs_bits(recs, labels, metric, palette, f"{salt}b"),
+            f"{metric} vs code length: no run stores {metric}",
+        )
+        bits = curve_bits if curve_bits is not None else max(r.bits for r in recs)
+        for kind, name in (("pk", "P@K curves"), ("pr", "PR curves")):
+            _add(
+                entry,
+                curves(recs, labels, bits, kind, palette, f"{salt}{kind}"),
+                f"{name}: no run at {bits} bits stores them",
+            )
+        mine = [p for p in points if p.dataset == dataset]
+        _add(
+            entry,
+            plane(mine, metric, energy.formula(), palette, f"{salt}p"),
+            "accuracy-efficiency plane: no run of this dataset has an efficiency profile",
+        )
+        out.append(entry)
+    return out
+
+
+def build_site(
+    records: Sequence[RunRecord],
+    failures: Sequence[RunRecord],
+    table: ComparisonTable | None,
+    *,
+    store: str,
+    metric: str = "map@50",
+    energy: EnergyModel | None = None,
+    curve_bits: int | None = None,
+    facts: PluginFacts = PluginFacts(),
+    missing: Iterable[str] = (),
+    command: str = "hashbench report",
+    title: str = "hashbench results",
+) -> Site:
+    """Everything the page shows. `table` is `build_table`'s comparison table of `records`
+    (None when there are no finished runs); `missing` adds lines to "what is missing"."""
+    energy = energy or EnergyModel()
+    gaps = Missing(list(missing))
+    labels = variant_labels(records)
+    if not records:
+        gaps.add(
+            "No finished runs: there are no tables, figures or efficiency numbers yet"
+            + (f"; {len(failures)} run(s) failed (listed below)." if failures else ".")
+        )
+    elif failures:
+        gaps.add(f"{len(failures)} run(s) failed and are not in the tables (listed below).")
+    points = efficiency_points(records, labels, metric, energy, set(facts.spiking), gaps)
+    envs, env_of = environments(records)
+    real = set(facts.real_datasets)
+    runs = run_details(records, labels, metric, env_of, real)
+    methods_of = {labels[r.run_id]: r.method for r in records}
+    tables = task_tables(table, methods_of) if table is not None else []
+    for dataset in sorted({split_dataset_name(r.dataset)[0] for r in records} & real):
+        if table is not None and not table.reference_sources:
+            gaps.add(f"No published reference numbers match {dataset} at the stored code lengths.")
+    present_tasks = {t for r in records for t in r.metrics if isinstance(r.metrics[t], dict)}
+    ordered_tasks = [t for t in TASK_NAMES if t in present_tasks]
+    ordered_tasks += sorted(present_tasks - set(ordered_tasks))
+    return Site(
+        title=title,
+        store=store,
+        metric=metric,
+        version=__version__,
+        energy_formula=energy.formula(),
+        command=command,
+        runs_total=len(records),
+        latest=max((r.created_at for r in records), default=""),
+        datasets=sorted({r.dataset for r in records}),
+        bits=sorted({r.bits for r in records}),
+        tasks=[(t, TASK_NAMES.get(t, t)) for t in ordered_tasks],
+        methods=sorted({r.method for r in records}),
+        tables=tables,
+        table_notes=table.notes() if table is not None else [],
+        figures=_figures(records, labels, points, metric, curve_bits, energy) if records else [],
+        efficiency=[(p, efficiency_cells(p)) for p in points],
+        efficiency_headers=EFFICIENCY_HEADERS,
+        runs=runs,
+        run_tasks=ordered_tasks,
+        environments=envs,
+        failures=_failure_views(failures),
+        missing=gaps.lines,
+    )
+
+
+def render_site(site: Site) -> str:
+    """The page: the template with its stylesheet and script inlined."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hashbench.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    assets = {name: env.loader.get_source(env, f"report.{name}")[0] for name in ("css", "js")}
+    return env.get_template(TEMPLATE).render(site=site, **assets)
+
+
+def write_site(html: str, out_dir: Path) -> Path:
+    """Write `out_dir/index.html` (under a temporary name, then renamed into place)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html", dir=out_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(html)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would: readable by others
+            target = out_dir / "index.html"
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(
+            f"--out {out_dir}: cannot write the report: {exc.strerror or exc}"
+        ) from None
+    return target

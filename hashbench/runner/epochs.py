@@ -1,0 +1,134 @@
+"""The harness side of `Method.epoch_end`: per-epoch progress and intermediate validation scores.
+
+A method calls `self.epoch_end(epoch, epochs, loss=...)` after each training epoch. The harness
+always turns it into a progress step ("train 3/8 epochs, loss 0.42";
+`hashbench.runner.progress`). When the run is a tuning trial with a
+`PruningRule`, the harness also scores the current model on the *validation* split (the run's
+dataset must be one: intermediate scores are never computed on a test query set), and stops the
+trial by raising `TrialPruned` when the score falls below the rule's threshold for that epoch.
+
+Scoring leaves training untouched: every torch module of the method gets its train/eval mode
+back and the python, numpy and torch generators their state, so a trial that is not pruned
+ends with exactly the codes of the same run without the rule.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hashbench import metrics
+from hashbench.data.types import CrossModalDataset
+from hashbench.errors import HashbenchError, InputError
+from hashbench.methods import Method
+from hashbench.runner.progress import Step, loss_value
+
+
+@dataclass(frozen=True)
+class PruningRule:
+    """When to stop a trial: after epoch e (0-based) with a validation score below
+    `thresholds[e]`. Scores are computed after every epoch but the last (`evaluate`)."""
+
+    thresholds: tuple[tuple[int, float], ...] = ()
+
+    def threshold(self, epoch: int) -> float | None:
+        return dict(self.thresholds).get(epoch)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"thresholds": [[e, t] for e, t in self.thresholds]}
+
+
+class TrialPruned(HashbenchError):
+    """Raised by the epoch hook to stop a hopeless trial (caught by the harness)."""
+
+    def __init__(self, epoch: int, score: float, threshold: float) -> None:
+        super().__init__(
+            f"pruned after epoch {epoch + 1}: validation score {score:.4f} < {threshold:.4f}"
+        )
+        self.epoch, self.score, self.threshold = epoch, score, threshold
+
+    def as_dict(self) -> dict[str, float]:
+        return {"epoch": self.epoch, "score": self.score, "threshold": self.threshold}
+
+
+def validation_score(
+    codes: Mapping[str, np.ndarray], dataset: CrossModalDataset, top_k: int = 50
+) -> float:
+    """The primary metric of encoded query/retrieval codes ("query.image", ...): mean of I2T and
+    T2I mAP@top_k, or mAP@R on a unimodal dataset."""
+
+    def map_k(query: str, db: str, k: int) -> float:
+        q_labels, db_labels = dataset.query.labels, dataset.retrieval.labels
+        return metrics.map_at_k(codes[query], codes[db], q_labels, db_labels, k=k)
+
+    if dataset.task == "unimodal":
+        (m,) = dataset.modalities
+        return map_k(f"query.{m}", f"retrieval.{m}", dataset.retrieval_depth or top_k)
+    i2t = map_k("query.image", "retrieval.text", top_k)
+    t2i = map_k("query.text", "retrieval.image", top_k)
+    return (i2t + t2i) / 2
+
+
+@contextmanager
+def untouched(method: Method) -> Iterator[None]:
+    """Run the block (an evaluation), then give the method's modules their train/eval modes
+    and every random generator its state back."""
+    values = list(vars(method).values())
+    for v in list(values):  # one level into containers: {"image": net, ...}, [net, ...]
+        if isinstance(v, dict):
+            values += list(v.values())
+        elif isinstance(v, list | tuple):
+            values += list(v)
+    modules = [v for v in values if isinstance(v, torch.nn.Module)]
+    modes = [[(sub, sub.training) for sub in m.modules()] for m in modules]
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        for pairs in modes:
+            for sub, training in pairs:
+                sub.training = training
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+class EpochMonitor:
+    """What `MethodContext.on_epoch` calls: progress, and the pruning rule of a trial."""
+
+    def __init__(
+        self,
+        dataset: CrossModalDataset,
+        encode_all: Callable[[Method], Mapping[str, np.ndarray]],
+        rule: PruningRule | None = None,
+        on_phase: Callable[[Step], None] = lambda step: None,
+        top_k: int = 50,
+    ) -> None:
+        if rule is not None and "holdout" not in dataset.meta:
+            raise InputError(
+                "a pruning rule scores the model during training, which only a validation split "
+                "allows (never a test query set)"
+            )
+        self.dataset, self.encode_all, self.rule = dataset, encode_all, rule
+        self.on_phase, self.top_k = on_phase, top_k
+        self.curve: list[tuple[int, float]] = []
+
+    def __call__(self, method: Method, epoch: int, epochs: int, losses: Mapping[str, Any]) -> None:
+        self.on_phase(Step("train", epoch + 1, epochs, "epochs", loss=loss_value(losses)))
+        if self.rule is None or epoch >= epochs - 1:  # the last epoch's score is the final one
+            return
+        with untouched(method), torch.no_grad():
+            score = validation_score(self.encode_all(method), self.dataset, self.top_k)
+        self.curve.append((epoch, score))
+        threshold = self.rule.threshold(epoch)
+        if threshold is not None and score < threshold:
+            raise TrialPruned(epoch, score, threshold)

@@ -1,0 +1,234 @@
+"""`hashbench tune` and `hashbench run --tuned`: studies over a grid, and tuned test runs.
+
+For every (budget, dataset, method, bits, seed) of the grid, `tune_grid` replays the study on
+the seed's validation split (`hashbench.tuning.study`), then evaluates on the test protocol,
+exactly like `hashbench run`, both the method at its own values (protocol "default") and the
+best trial's parameters refit on the full training split (protocol "tuned", with the study in
+its `tuning` field). A method with no search space gets its default row and a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import optuna
+
+from hashbench.data.types import CrossModalDataset
+from hashbench.data.validation import Holdout
+from hashbench.errors import InputError
+from hashbench.executors import Executor, ExecutorSettings, InProcessExecutor
+from hashbench.registry import Registry
+from hashbench.runner.execute import PlannedRun, RunOptions
+from hashbench.runner.grid import GridObserver, GridSpec, load_datasets, plan_grid, run_plans
+from hashbench.store import ResultStore, RunRecord
+from hashbench.tuning import settings as ts
+from hashbench.tuning.study import Study, TrialResult, replay, wait_and_run
+
+
+class TuneObserver(GridObserver):
+    """Progress of studies (the CLI renders it); every method is a no-op here."""
+
+    def study_started(self, study: Study) -> None: ...
+    def trial_told(self, study: Study, trial: TrialResult) -> None: ...
+    def study_finished(self, study: Study) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class TuneOutcome:
+    studies: list[Study] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)  # default and tuned test runs
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (what, one-line message)
+    untunable: list[str] = field(default_factory=list)  # methods with no search space
+
+
+def _label(plan: PlannedRun) -> str:
+    s = plan.spec
+    return f"{s.method} / {plan.dataset_label} / {s.bits} bits / seed {s.seed}"
+
+
+def tuning_record(study: Study) -> dict[str, Any]:
+    """The `tuning` field of a tuned run: how its parameters were chosen."""
+    best = study.best
+    assert best is not None
+    counts = {s: sum(t.state == s for t in study.trials) for s in ("complete", "pruned", "failed")}
+    n_val, n_fit = study.holdout.sizes(len(study.validation.query) + len(study.validation.train))
+    return {
+        "study": study.id,
+        "trials": len(study.trials),
+        **{f"trials_{state}": n for state, n in counts.items()},
+        "batch": study.settings.batch,
+        "sampler": {**study.settings.sampler(study.base.spec.seed), "optuna": optuna.__version__},
+        "pruner": study.settings.pruner_dict(),
+        "validation": {
+            **study.holdout.as_dict(),
+            "queries": n_val,
+            "database": n_fit,
+            "fingerprint": study.validation.fingerprint,
+            "metric": "mAP@R" if study.validation.task == "unimodal" else "mAP@50 (I2T+T2I)/2",
+        },
+        "score": best.value,
+        "default_score": next((t.value for t in study.trials if t.number == 0), None),
+        "best_trial": best.number,
+        "best_params": best.params,
+        "space": {name: ts.describe(d) for name, d in study.space.items()},
+        "trial_runs": [t.run_id for t in study.trials],
+    }
+
+
+def tuned_plan(base: PlannedRun, dataset: CrossModalDataset, tuning: dict[str, Any]) -> PlannedRun:
+    """The tuned test run: `base` with the study's best parameters, its own id and label."""
+    spec = replace(base.spec, overrides={**base.spec.overrides, **tuning["best_params"]})
+    plan = PlannedRun.resolve(spec, base.method_cls, dataset, base.dataset_label, base.origin)
+    run_id = ts.derived_id(
+        plan.run_id, protocol="tuned", study=tuning["study"], trials=tuning["trials"]
+    )
+    return replace(plan, run_id=run_id, protocol="tuned", tuning=tuning)
+
+
+def make_study(
+    base: PlannedRun, dataset: CrossModalDataset, settings: ts.TuneSettings
+) -> Study | None:
+    """The study of one grid cell, or None when the method declares nothing to tune."""
+    space = ts.search_space(base.method_cls, base.params)
+    if not space:
+        return None
+    holdout = Holdout(settings.val_fraction, settings.val_max_queries, seed=base.spec.seed)
+    validation = holdout.apply(dataset)
+    study_id = ts.study_id(
+        method=base.spec.method,
+        validation_fingerprint=validation.fingerprint,
+        bits=base.spec.bits,
+        seed=base.spec.seed,
+        budget=base.spec.budget,
+        params=base.params,
+        space=space,
+        settings=settings,
+    )
+    return Study(base, validation, holdout, space, settings, study_id)
+
+
+def tune_grid(
+    grid: GridSpec,
+    settings: ts.TuneSettings,
+    registry: Registry,
+    store: ResultStore,
+    options: RunOptions,
+    *,
+    observer: TuneObserver | None = None,
+    executor: Executor | None = None,
+    stop_on_failure: bool = False,
+) -> TuneOutcome:
+    """Tune every cell of `grid` (see the module docstring); return what was stored."""
+    observer = observer or TuneObserver()
+    executor = executor or InProcessExecutor(ExecutorSettings())
+    for name in grid.methods:
+        registry.method(name)
+    loaded, dataset_options = load_datasets(grid, registry, observer)
+    bases = plan_grid(grid, registry, loaded)
+    studies = {b.run_id: make_study(b, loaded[b.spec.dataset], settings) for b in bases}
+    outcome = TuneOutcome()
+    for name in dict.fromkeys(b.spec.method for b in bases if studies[b.run_id] is None):
+        outcome.untunable.append(name)
+        observer.note(f"{name} declares no tunable parameters: it gets its default row only")
+
+    def runner(datasets: dict[str, CrossModalDataset]):
+        def run(plans: Sequence[PlannedRun]) -> list[PlannedRun]:
+            result = run_plans(
+                plans,
+                datasets,
+                dataset_options,
+                registry,
+                store,
+                options,
+                observer=observer,
+                stop_on_failure=stop_on_failure,
+                executor=executor,
+                close_executor=False,
+            )
+            outcome.records.extend(r for r in result.records if r.protocol != "trial")
+            outcome.failed.extend(
+                (f"{_label(p)}: {p.protocol} run", m)
+                for p, m in result.failed
+                if p.protocol != "trial"
+            )
+            return result.elsewhere
+
+        return wait_and_run(run, settings.poll_s)
+
+    try:
+        for base in bases:
+            study = studies[base.run_id]
+            test_plans = [base]
+            if study is not None:
+                outcome.studies.append(study)
+                observer.study_started(study)
+                validation = {base.spec.dataset: study.validation}
+                replay(study, store, runner(validation), observer.trial_told, stop_on_failure)
+                observer.study_finished(study)
+                if study.best is None:
+                    first = next((t.error for t in study.trials if t.error), "all pruned")
+                    outcome.failed.append(
+                        (study.label, f"all {len(study.trials)} trials failed ({first})")
+                    )
+                else:
+                    dataset = loaded[base.spec.dataset]
+                    test_plans.append(tuned_plan(base, dataset, tuning_record(study)))
+            runner(loaded)(test_plans)
+    finally:
+        executor.close()
+    return outcome
+
+
+def run_tuned_grid(
+    grid: GridSpec,
+    registry: Registry,
+    store: ResultStore,
+    options: RunOptions,
+    **run_kwargs: Any,
+):
+    """`hashbench run --tuned`: every cell with the best parameters of its stored study.
+
+    A cell uses the tuned run of its own seed's study when there is one, else the study of the
+    lowest seed with one (so `--seeds 0,1,2` after tuning at seed 0 repeats the tuned setting);
+    among several, the one with the most trials. A cell without any fails before any run.
+    """
+    for name in grid.methods:
+        registry.method(name)
+    observer = run_kwargs.get("observer") or GridObserver()
+    loaded, dataset_options = load_datasets(grid, registry, observer)
+    plans = []
+    for base in plan_grid(grid, registry, loaded):
+        tuning = stored_tuning(store, base)
+        if tuning is None:
+            s = base.spec
+            raise InputError(
+                f"--tuned: no tuning study of {s.method} on {base.dataset_label} at {s.bits} "
+                f"bits ({s.budget} budget) in {store.path}; run `hashbench tune --methods "
+                f"{s.method} --dataset {s.dataset} --bits {s.bits} --budget {s.budget}` first"
+            )
+        plans.append(tuned_plan(base, loaded[base.spec.dataset], tuning))
+    observer.grid_started(len(plans))
+    return run_plans(plans, loaded, dataset_options, registry, store, options, **run_kwargs)
+
+
+def stored_tuning(store: ResultStore, base: PlannedRun) -> dict[str, Any] | None:
+    """The `tuning` of the stored tuned run that fits `base`'s cell best (see run_tuned_grid)."""
+    s = base.spec
+    found = [
+        r
+        for r in store.records(
+            method=s.method,
+            dataset=base.dataset_label,
+            bits=s.bits,
+            budget=s.budget,
+            protocol="tuned",
+        )
+        if r.params == {**base.params, **r.tuning.get("best_params", {})}
+    ]
+    if not found:
+        return None
+    best = min(found, key=lambda r: (r.seed != s.seed, r.seed, -r.tuning["trials"]))
+    return dict(best.tuning)

@@ -1,0 +1,212 @@
+"""One tuning study, replayed from the store: ask, run (or reuse) the trial, tell.
+
+The Optuna study lives in memory only. Trial k is whatever the seeded TPE sampler asks given the
+results told before it, so replaying the same study against the store asks the same trials in
+the same order; each trial is an ordinary content-addressed run on the validation split, reused
+when the store has it and otherwise executed through the usual executors with the store's run
+claims. A killed `hashbench tune` therefore resumes by replaying, with no trial run twice, and
+two processes on one store share a batch's trials and wait for each other's results.
+
+Trials are asked `batch` at a time and told together when the whole batch is in, so the study
+does not depend on how many workers run the batch or in which order they finish. The median
+pruning rule of a batch is computed from the trials completed in earlier batches (Optuna's
+MedianPruner rule: stop a trial after epoch e when its validation score is below the median of
+the completed trials' scores after epoch e), so it is as deterministic as the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import optuna
+
+from hashbench.data.types import CrossModalDataset
+from hashbench.data.validation import Holdout, primary_score
+from hashbench.errors import RunFailedError
+from hashbench.runner.epochs import PruningRule
+from hashbench.runner.execute import PlannedRun
+from hashbench.store import ResultStore, RunRecord
+from hashbench.tuning import settings as ts
+
+optuna.logging.set_verbosity(logging.ERROR)
+
+
+@dataclass
+class TrialResult:
+    """One trial as told to the study."""
+
+    number: int
+    params: dict[str, Any]  # the searched parameters' values
+    run_id: str
+    state: str = "pending"  # "complete", "pruned", "failed" or "pending" (not in the store)
+    value: float | None = None
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    error: str = ""
+    reused: bool = False  # found in the store rather than run by this process
+
+
+@dataclass
+class Study:
+    """One (method, dataset, bits, seed, budget) study and everything needed to replay it."""
+
+    base: PlannedRun  # the method at its own values on the test protocol (the "default" row)
+    validation: CrossModalDataset
+    holdout: Holdout
+    space: dict[str, ts.Domain]
+    settings: ts.TuneSettings
+    id: str
+    trials: list[TrialResult] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        s = self.base.spec
+        return f"{s.method} / {self.base.dataset_label} / {s.bits} bits / seed {s.seed}"
+
+    @property
+    def completed(self) -> list[TrialResult]:
+        return [t for t in self.trials if t.state == "complete"]
+
+    @property
+    def best(self) -> TrialResult | None:
+        """The completed trial with the highest validation score (the earliest of equals)."""
+        done = self.completed
+        return max(done, key=lambda t: (t.value, -t.number)) if done else None
+
+    def sampler(self) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.TPESampler(
+            seed=self.base.spec.seed, n_startup_trials=ts.STARTUP_TRIALS
+        )
+
+    def pruning_rule(self) -> PruningRule | None:
+        """The rule for the next batch, from the trials completed before it."""
+        if self.settings.pruner == "none":
+            return None
+        done = [t for t in self.completed if t.curve]
+        if len(done) < ts.PRUNE_STARTUP:
+            return PruningRule()
+        by_epoch: dict[int, list[float]] = {}
+        for t in done:
+            for epoch, score in t.curve:
+                by_epoch.setdefault(epoch, []).append(score)
+        return PruningRule(
+            tuple(
+                (epoch, statistics.median(scores))
+                for epoch, scores in sorted(by_epoch.items())
+                if epoch >= ts.PRUNE_WARMUP
+            )
+        )
+
+    def trial_plan(self, number: int, values: dict[str, Any], rule: PruningRule | None):
+        """The planned run of a trial: the method with `values` on the validation split."""
+        spec = replace(self.base.spec, overrides={**self.base.spec.overrides, **values})
+        plan = PlannedRun.resolve(
+            spec,
+            self.base.method_cls,
+            self.validation,
+            dataset_label=self.base.dataset_label + ":val",
+            origin=self.base.origin,
+        )
+        run_id = plan.run_id
+        if rule is not None:
+            run_id = ts.derived_id(plan.run_id, pruning=rule.as_dict())
+        tuning = {
+            "study": self.id,
+            "trial": number,
+            "space": {name: ts.describe(d) for name, d in self.space.items()},
+            "depth": self.validation.retrieval_depth,
+        }
+        return replace(plan, run_id=run_id, protocol="trial", tuning=tuning, pruning=rule)
+
+
+# (plans to run) -> None: runs what the store lacks, waiting for runs other processes hold
+Executes = Callable[[Sequence[PlannedRun]], None]
+
+
+def replay(
+    study: Study,
+    store: ResultStore,
+    execute: Executes | None,
+    on_trial: Callable[[Study, TrialResult], None] = lambda study, trial: None,
+    stop_on_failure: bool = False,
+) -> optuna.Study:
+    """Replay `study` up to `settings.trials` trials; run missing ones with `execute`.
+
+    With `execute=None` nothing runs: the replay stops at the first trial the store lacks
+    (`tune --show` of a study in progress). Returns the in-memory Optuna study.
+    """
+    optuna_study = optuna.create_study(direction="maximize", sampler=study.sampler())
+    optuna_study.enqueue_trial(ts.start_values(study.space, study.base.params))
+    study.trials = []
+    total, batch = study.settings.trials, study.settings.batch
+    while len(study.trials) < total:
+        rule = study.pruning_rule()
+        asked = []
+        for _ in range(min(batch, total - len(study.trials))):
+            trial = optuna_study.ask()
+            values = {name: d.suggest(trial, name) for name, d in study.space.items()}
+            number = len(study.trials) + len(asked)
+            asked.append((trial, study.trial_plan(number, values, rule), values))
+        plans = [plan for _, plan, _ in asked]
+        statuses = store.statuses([p.run_id for p in plans])
+        reused = {p.run_id for p in plans if statuses.get(p.run_id) == "done"}
+        if execute is not None and len(reused) < len(plans):
+            execute(plans)
+            statuses = store.statuses([p.run_id for p in plans])
+        for trial, plan, values in asked:
+            result = TrialResult(trial.number, values, plan.run_id, reused=plan.run_id in reused)
+            status = statuses.get(plan.run_id)
+            if status is None or (status == "failed" and execute is None):
+                return optuna_study  # not in the store (yet): a partial replay ends here
+            _tell(optuna_study, trial, result, store.get(plan.run_id), study.validation)
+            if result.state == "failed" and stop_on_failure:
+                raise RunFailedError(f"{study.label}: trial {result.number} failed: {result.error}")
+            study.trials.append(result)
+            on_trial(study, result)
+    return optuna_study
+
+
+def _tell(
+    optuna_study: optuna.Study,
+    trial: optuna.Trial,
+    result: TrialResult,
+    record: RunRecord,
+    validation: CrossModalDataset,
+) -> None:
+    curve = [(int(e), float(v)) for e, v in record.metrics.get("validation_curve", [])]
+    result.curve = curve
+    for epoch, score in curve:
+        trial.report(score, epoch)
+    if record.status != "done":
+        result.state = "failed"
+        lines = record.error.strip().splitlines()
+        result.error = lines[-1] if lines else "failed"
+        optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    elif "pruned" in record.metrics:
+        result.state = "pruned"
+        result.value = float(record.metrics["pruned"]["score"])
+        optuna_study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        result.state = "complete"
+        result.value = primary_score(record.metrics, validation.retrieval_depth)
+        optuna_study.tell(trial, result.value)
+
+
+def wait_and_run(
+    run: Callable[[Sequence[PlannedRun]], list[PlannedRun]], poll_s: float
+) -> Executes:
+    """An `Executes` from `run` (which returns the plans another process holds): run what is
+    free, then wait for the others' results, taking over any whose owner died."""
+
+    def execute(plans: Sequence[PlannedRun]) -> None:
+        pending = list(plans)
+        while pending:
+            pending = run(pending)
+            if pending:
+                time.sleep(poll_s)
+
+    return execute

@@ -1,0 +1,1 @@
+"""Built-in encoder plugins: raw images and captions -> features (`clip`, `precomputed`)."""
