@@ -2,7 +2,8 @@
 
 A query with an exact copy in the retrieval set retrieves itself at distance 0 and inflates
 every retrieval metric, so `hashbench run` and `hashbench tune` refuse a cross-modal dataset
-with such a copy before any run, as `hashbench data check` does. Rows are compared by a
+with such a copy before any run, as `hashbench data check` does (the real datasets' check in
+`plugins/datasets/real.py` uses these functions too). Rows are compared by a
 vectorised 64-bit hash of their bytes; rows whose hashes match are compared byte for byte, so a
 hash collision never refuses a clean dataset.
 """
@@ -39,7 +40,8 @@ def row_hashes(rows: np.ndarray) -> np.ndarray:
     return out ^ (out >> np.uint64(29))
 
 
-def _split_hashes(split: Split, modalities: Sequence[str]) -> np.ndarray:
+def split_hashes(split: Split, modalities: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each item of `split` over the features of `modalities`."""
     out = np.zeros(len(split), np.uint64)
     for m in modalities:
         out = out * np.uint64(0x9E3779B97F4A7C15) + row_hashes(split.features[m])
@@ -54,7 +56,7 @@ def query_copies(dataset: CrossModalDataset) -> np.ndarray:
     """Indices of query items with an exact copy (every modality) in the retrieval set."""
     modalities = dataset.modalities
     query, retrieval = dataset.query, dataset.retrieval
-    q_hash, r_hash = _split_hashes(query, modalities), _split_hashes(retrieval, modalities)
+    q_hash, r_hash = split_hashes(query, modalities), split_hashes(retrieval, modalities)
     candidates = np.flatnonzero(np.isin(q_hash, r_hash))
     if not candidates.size:
         return candidates

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import zlib
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.data.files import DATA_ENV, data_root
+from hashbench.data.leakage import row_hashes
 from hashbench.data.types import (
     CheckReport,
     CrossModalDataset,
@@ -121,15 +121,6 @@ def assemble(
 # --- `hashbench data check` ---------------------------------------------------------------
 
 
-def _row_hashes(x: np.ndarray) -> np.ndarray:
-    rows = np.ascontiguousarray(x)
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(r.tobytes(), digest_size=8).digest(), "little")
-         for r in rows],
-        dtype=np.uint64,
-    )  # fmt: skip
-
-
 def check_unimodal(name: str, dataset: CrossModalDataset) -> CheckReport:
     """Summarise and validate a loaded real unimodal dataset.
 
@@ -172,7 +163,7 @@ def check_unimodal(name: str, dataset: CrossModalDataset) -> CheckReport:
     for group, ids in (meta.get("label_groups") or {}).items():
         lines.append(f"  label group {group}: classes {list(ids)}")
     train_h, query_h, retrieval_h = (
-        _row_hashes(getattr(dataset, s).features[modality]) for s in SPLITS
+        row_hashes(getattr(dataset, s).features[modality]) for s in SPLITS
     )
     if not np.isin(train_h, retrieval_h).all():
         raise InputError(f"dataset '{name}': training items are missing from the retrieval set")

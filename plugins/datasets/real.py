@@ -8,7 +8,6 @@ Pre-made splits are used as they are; unsplit data gets the standard protocol sp
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from functools import partial
 
@@ -17,6 +16,7 @@ import numpy as np
 import hashbench
 from hashbench import DatasetSpec
 from hashbench.data.files import STANDARD_QUERY, STANDARD_TRAIN, stored_split
+from hashbench.data.leakage import query_copies, split_hashes
 from hashbench.data.types import (
     CheckReport,
     CrossModalDataset,
@@ -127,16 +127,6 @@ def _check_consistent(splits: Mapping[str, Split], where: str) -> None:
 # --- `hashbench data check` ---------------------------------------------------------------
 
 
-def _row_hashes(split: Split) -> np.ndarray:
-    """A 64-bit hash of each item's (image, text) features."""
-    both = np.ascontiguousarray(np.hstack([split.features["image"], split.features["text"]]))
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
-         for row in both],
-        dtype=np.uint64,
-    )  # fmt: skip
-
-
 
 def check_real(name: str, options: DatasetOptions) -> CheckReport:
     """Load and validate; errors raise InputError, soft findings are warnings in the report."""
@@ -190,14 +180,15 @@ def check_real(name: str, options: DatasetOptions) -> CheckReport:
             f"retrieval split has {len(dataset.retrieval):,} items; the real {info.display} has "
             f"{expected_retrieval:,}"
         )
-    train_h, query_h, retrieval_h = (_row_hashes(getattr(dataset, s)) for s in SPLITS)
-    in_retrieval = np.isin(query_h, retrieval_h)
-    if in_retrieval.any():
-        first = int(np.flatnonzero(in_retrieval)[0])
+    copies = query_copies(dataset)
+    if copies.size:
         raise InputError(
-            f"{where}: {int(in_retrieval.sum())} query item(s) also appear in the retrieval set "
-            f"(first: query row {first}); queries must be held out ({meta['sources']})"
+            f"{where}: {copies.size} query item(s) also appear in the retrieval set "
+            f"(first: query row {int(copies[0])}); queries must be held out ({meta['sources']})"
         )
+    train_h, query_h, retrieval_h = (
+        split_hashes(getattr(dataset, s), dataset.modalities) for s in SPLITS
+    )
     lines.append("  overlap: no query item is in the retrieval set")
     train_in = float(np.isin(train_h, retrieval_h).mean())
     lines.append(f"  overlap: {train_in:.1%} of training items are in the retrieval set")
