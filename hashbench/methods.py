@@ -133,6 +133,24 @@ class Method(ABC):
         return params
 
     @classmethod
+    def complete_params(
+        cls,
+        params: dict[str, Any],
+        *,
+        bits: int,
+        feature_dims: Mapping[str, int],
+        input_shapes: Mapping[str, tuple[int, ...]],
+    ) -> dict[str, Any]:
+        """Fill in values that depend on the run, so the stored parameters are the ones used.
+
+        A parameter whose default means "derive it" (e.g. `time_steps: None`, the paper's T
+        for the code length) is replaced here by the value the method will use; the harness
+        calls this before computing the run id and stores the result. Return `params` with
+        the same keys. The default changes nothing.
+        """
+        return params
+
+    @classmethod
     def declaration_problems(cls) -> list[str]:
         """What is wrong with the declared hyperparameters (empty when fine)."""
         known: dict[str, Any] = dict(cls.default_params)

@@ -48,7 +48,10 @@ def test_run_then_table_then_resume(cli):
     value = f"{records[0].metrics['i2t']['map@50']:.4f}"
     assert value in latex.output
     markdown = cli("table", "--markdown", "--methods", "lsh")
-    assert "| Image -> Text | lsh |" in markdown.output and "cca-itq" not in markdown.output
+    assert "| Image → Text | LSH |" in markdown.output and "CCA-ITQ" not in markdown.output
+    typed = cli("table", "--markdown", "--methods", "lsh", "--names", "cli")
+    assert "| Image -> Text | lsh |" in typed.output
+    assert "synth-mirflickr@0.05 16 bits" in typed.output
 
 
 def test_same_seed_same_codes_other_seed_other_id(cli, tmp_path):
@@ -263,7 +266,8 @@ def test_efficiency_table(cli):
     assert result.exit_code == 0
     assert "16,416" in result.output and "E = 4.6 pJ" in result.output
     markdown = cli("table", "--efficiency", "--markdown")
-    assert "| cca-itq" in markdown.output and "encode items/s" in markdown.output
+    assert "| CCA-ITQ" in markdown.output and "encode items/s" in markdown.output
+    assert "| T " in markdown.output  # what explains a spiking method's counts
 
 
 def test_failed_run_is_recorded_and_the_sweep_goes_on(cli, monkeypatch):
@@ -331,7 +335,7 @@ def test_a_sweep_over_two_budgets_keeps_them_apart(cli):
     assert result.exit_code == 0, result.output
     assert "2 run(s) executed" in result.output
     table = cli("table", "--markdown").output
-    assert "lsh (quick)" in table and "lsh (paper)" in table
+    assert "LSH (quick)" in table and "LSH (paper)" in table
     only = cli("table", "--markdown", "--budget", "quick").output
-    assert "| lsh |" in only and "(paper)" not in only
+    assert "| LSH |" in only and "(paper)" not in only
     assert cli("run", *args, "--budget", "fast").exit_code != 0

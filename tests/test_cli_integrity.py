@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from hashbench.cli.run import _ProgressObserver
+from hashbench.cli.progress_view import BarsObserver
 from hashbench.errors import PluginError
 from hashbench.plugins import create_plugin_manager
 from hashbench.runner.spec import RunSpec
@@ -91,8 +91,8 @@ def test_a_method_on_a_task_it_does_not_declare_is_refused_before_the_sweep(cli)
 def test_progress_lines_show_run_ids_that_look_like_markup():
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, force_terminal=False)
-    with Progress(console=console) as progress:
-        observer = _ProgressObserver(progress)
+    with Progress(*BarsObserver.columns(), console=console) as progress:
+        observer = BarsObserver(progress)
 
         class Plan:
             spec = RunSpec(method="m[x]", dataset="d", bits=16, seed=0)
@@ -139,5 +139,7 @@ def test_table_marks_supervised_methods(cli):
                 ),
                 {"codes.query.x": np.zeros((2, 2), np.uint8)},
             )  # fmt: skip
-    out = cli("table", "--markdown").output
+    out = cli("table", "--markdown", "--names", "cli").output
     assert "| dpsh-cnn‡ |" in out and "| lsh |" in out and "‡ supervised" in out
+    shown = cli("table", "--markdown").output  # display names by default
+    assert "| DPSH (CNN)‡ |" in shown and "| LSH |" in shown

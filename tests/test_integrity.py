@@ -232,7 +232,7 @@ def test_supervised_methods_are_marked_with_a_footnote():
     table = build_table(records, supervised={"sup"})
     markdown = to_markdown(table)
     assert "| sup‡ |" in markdown and "‡ supervised" in markdown
-    assert r"sup$^\ddagger$" in to_latex(table)
+    assert r"sup$^{\ddagger}$" in to_latex(table)
 
 
 class _Sloppy(hashbench.Method):

@@ -31,15 +31,15 @@ SWEEP = (
 def _browser() -> str | None:
     given = os.environ.get("HASHBENCH_CHROMIUM")
     if given:
-        return shutil.which(given) or given
+        return shutil.which(given)  # a name on PATH or a path to an executable; else skip
     return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
 BROWSER = _browser()
 pytestmark = pytest.mark.skipif(
     BROWSER is None,
-    reason="no Chromium installed (apt-get install chromium, as .ci/run does; or set "
-    "HASHBENCH_CHROMIUM)",
+    reason="no Chromium installed (apt-get install chromium, as .ci/run does; or point "
+    "HASHBENCH_CHROMIUM at one)",
 )
 
 
@@ -62,9 +62,18 @@ def dump_dom(page: Path, query: str, tmp_path: Path) -> tuple[str, list[str]]:
     url = page.resolve().as_uri() + (f"?{query}" if query else "")
     done = subprocess.run(
         [
-            BROWSER, "--headless=new", "--disable-gpu", "--no-sandbox", "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-            "--window-size=1400,2000", "--virtual-time-budget=5000", "--dump-dom", url,
+            BROWSER,
+            "--headless=new",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1400,2000",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
         ],  # fmt: skip
         capture_output=True,
         text=True,
@@ -107,16 +116,16 @@ def test_sorting_by_a_column(site, tmp_path):
     assert first_cells(dom, "runs-table", 3) == ["16", "16", "32", "32"]
     assert 'aria-sort="ascending"' in dom
     dom, _ = dump_dom(site, "sort=cmp-i2t:1:asc", tmp_path)
-    assert first_cells(dom, "cmp-i2t", 0) == ["lsh", "cca-itq"]  # lower mAP first
+    assert first_cells(dom, "cmp-i2t", 0) == ["LSH", "CCA-ITQ"]  # lower mAP first
     dom, _ = dump_dom(site, "sort=cmp-i2t:1:desc", tmp_path)
-    assert first_cells(dom, "cmp-i2t", 0) == ["cca-itq", "lsh"]
+    assert first_cells(dom, "cmp-i2t", 0) == ["CCA-ITQ", "LSH"]
 
 
 def test_filtering_by_method_and_code_length(site, tmp_path):
     dom, console = dump_dom(site, "filter=method:lsh;bits:32", tmp_path)
     assert console == []
-    assert first_cells(dom, "runs-table", 1) == ["lsh"]
-    assert first_cells(dom, "efficiency-table", 0) == ["lsh"]
+    assert first_cells(dom, "runs-table", 1) == ["LSH"]  # display names
+    assert first_cells(dom, "efficiency-table", 0) == ["LSH"]
     assert "1 of 4 shown" in dom
     header = re.search(r'<th class="group"[^>]*>', dom)[0]
     assert 'colspan="1"' in header  # the dataset's header spans the one code length left

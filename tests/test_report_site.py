@@ -167,11 +167,14 @@ def test_the_reproduce_command_gives_the_same_run(cli, sweep_store, tmp_path):
 
 def test_report_filters_statistics_and_options(cli, sweep_store, tmp_path):
     html = build(cli, sweep_store, tmp_path / "a", "--methods", "lsh", "--bits", "32")
-    assert len(table_rows(html, "runs-table")) == 1 and "cca-itq" not in html
+    assert len(table_rows(html, "runs-table")) == 1 and "cca-itq" not in html.lower()
     html = build(
         cli, sweep_store, tmp_path / "b", "--ci", "--significance", "seeds", "--curve-bits", "16"
     )
     assert "interval over queries" in html and "Precision@K, 16 bits" in html
+    assert ">CCA-ITQ</td>" in html  # display names by default; --names cli keeps the typed ones
+    html = build(cli, sweep_store, tmp_path / "c", "--names", "cli")
+    assert ">cca-itq</td>" in html and ">CCA-ITQ</td>" not in html
     result = cli("report", "--store", str(sweep_store), "--datasets", "synth-nuswide")
     assert result.exit_code != 0 and "no runs match these filters" in result.output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -90,3 +91,30 @@ def test_readme_shows_the_example_verbatim():
     readme = (ROOT / "README.md").read_text()
     for path in (EXAMPLE / "pyproject.toml", EXAMPLE / "hashbench_example" / "__init__.py"):
         assert path.read_text().strip() in readme, f"README is out of date with {path.name}"
+
+
+def test_installed_plugin_search_space_is_tuned_through_the_cli(installed_example, tmp_path):
+    tuned = _hashbench(
+        installed_example,
+        tmp_path,
+        "tune",
+        "--methods",
+        "pca-sign",
+        "--dataset",
+        "synth-mirflickr",
+        "--bits",
+        "16",
+        "--scale",
+        "0.05",
+        "--budget",
+        "quick",
+        "--trials",
+        "4",
+    )
+    assert tuned.returncode == 0, tuned.stderr
+    assert "pca-sign / synth-mirflickr@0.05 / 16 bits / seed 0: trial 3 complete" in tuned.stderr
+    assert "text_weight=" in tuned.stderr and "center=" in tuned.stderr
+    study = re.search(r"\bs[0-9a-f]{11}\b", tuned.stdout).group()  # the summary's study id
+    shown = _hashbench(installed_example, tmp_path, "tune", "--show", study)
+    assert shown.returncode == 0, shown.stderr
+    assert "text_weight" in shown.stdout and "parameter importances" in shown.stdout

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import hashbench
 from hashbench.data.types import Split
-from hashbench.data.validation import Holdout
+from hashbench.data.validation import Holdout, primary_score
 from hashbench.errors import InputError, PluginError
 from hashbench.executors import ExecutorSettings
 from hashbench.runner.epochs import EpochMonitor, PruningRule
@@ -93,6 +93,12 @@ def test_unimodal_validation_split_scales_the_depth_and_stratifies():
     assert per_class.max() - per_class.min() <= 1
     with pytest.raises(InputError, match="val-fraction"):
         Holdout(1.5)
+
+
+def test_the_validation_score_is_the_primary_metric():
+    cross = {"i2t": {"map@50": 0.5}, "t2i": {"map@50": 0.7}}
+    assert primary_score(cross) == pytest.approx(0.6)
+    assert primary_score({"unimodal": {"map@50": 0.1, "map@37": 0.4}}, depth=37) == 0.4
 
 
 def test_pruning_scores_only_validation_data():
@@ -243,3 +249,54 @@ def test_a_study_is_the_same_on_any_executor(tmp_path):
         studies.append(_trials(outcome.studies[0]))
     assert studies[0] == studies[1]
     assert torch.get_num_threads() == 1
+
+
+# --- every registered method ----------------------------------------------------------------
+
+REGISTRY = registry()
+PROTOCOLS = ("mirflickr", "nuswide", "mscoco", "cifar10", "dvs128-gesture", "cifar10-dvs")
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY.methods))
+def test_search_spaces_hold_every_default(name):
+    """Trial 0 (the method's own values) lies inside its search space for every dataset and
+    budget, and a method with tunable hyperparameters declares a space."""
+    cls = REGISTRY.method(name)
+    numeric = [k for k, v in cls.default_params.items() if isinstance(v, float)]
+    assert cls.search_space or not numeric, f"{name}: no search space"
+    for protocol in PROTOCOLS:
+        for budget in ("paper", "quick"):
+            params = cls.resolve_params(protocol, budget)
+            for key, domain in ts.search_space(cls, params).items():
+                assert domain.check(params[key]) is None, (protocol, budget, key)
+
+
+def _epoch_cases():
+    quick = {"lsh", "cca-itq"}
+    for name in sorted(REGISTRY.methods):
+        marks = () if name in quick else (pytest.mark.slow,)
+        yield pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", _epoch_cases())
+def test_scoring_during_training_leaves_the_codes_unchanged(name):
+    """A trial scored after every epoch (for pruning) ends with the codes of a plain run, and
+    the deep methods do report their epochs."""
+    from dataclasses import replace
+
+    from hashbench.runner.execute import PlannedRun, execute_run
+    from hashbench.runner.spec import RunSpec
+
+    cls = REGISTRY.method(name)
+    unimodal = "cross-modal" not in cls.info.tasks
+    data = Holdout(seed=0).apply(tiny_unimodal_dataset() if unimodal else tiny_dataset())
+    overrides = dict(cls.test_params)
+    if "epochs" in cls.default_params:
+        overrides["epochs"] = 3
+    plan = PlannedRun.resolve(RunSpec(name, data.name, 16, 0, "quick", overrides), cls, data)
+    plain, codes = execute_run(plan, data, OPTIONS)
+    scored, again = execute_run(replace(plan, pruning=PruningRule()), data, OPTIONS)
+    assert codes.keys() == again.keys()
+    assert all(np.array_equal(codes[k], again[k]) for k in codes)
+    if "epochs" in cls.default_params:
+        assert [e for e, _ in scored.metrics["validation_curve"]] == [0, 1]

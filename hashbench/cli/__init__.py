@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List registered methods, datasets, encoders or executors with a one-line description.",
     ),
     "plot": (
-        "hashbench.cli.table",
+        "hashbench.cli.plot",
         "Draw the metric vs code length, P@K curves and PR curves (PNG and PDF).",
     ),
     "plugins": (

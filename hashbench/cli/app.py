@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import click
-from click.utils import make_default_short_help
 from rich.console import Console
 from rich.markup import escape
 
@@ -88,7 +87,8 @@ class HashbenchGroup(click.Group):
         for name in names:
             command = self.commands.get(name)
             if command is None:
-                rows.append((name, make_default_short_help(self.lazy[name][1], limit)))
+                stand_in = click.Command(name, help=self.lazy[name][1])  # click's shortening
+                rows.append((name, stand_in.get_short_help_str(limit)))
             elif not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
         with formatter.section("Commands"):

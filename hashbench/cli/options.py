@@ -167,3 +167,17 @@ def dataset_options_kwargs(
         "ucmfh_quirks": ucmfh_quirks,
         "encoder": build_encoder(registry, encoder, clip_model, clip_checkpoint, device),
     }
+
+
+def display_names(app: Any, mode: str | None):
+    """How tables and figures name methods and datasets: "cli" (as typed and stored) or
+    "display" (the plugins' display names: SpikeHash, MS COCO (synthetic))."""
+    from hashbench.errors import HashbenchError
+    from hashbench.report.names import Names
+
+    if mode == "cli":
+        return Names.cli()
+    try:
+        return Names.from_registry(app.registry())
+    except HashbenchError:  # plugins that do not load: their names stay as stored
+        return Names()

@@ -7,6 +7,7 @@ Heavy imports (numpy, matplotlib, jinja2, the store) happen inside the command, 
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from rich.markup import escape
 
 from hashbench.cli.app import App, main, stderr
 from hashbench.cli.options import (
+    display_names,
     energy_model,
     existing_store_path,
     name_filters,
@@ -24,7 +26,7 @@ from hashbench.cli.options import (
     split_or_none,
     store_option,
 )
-from hashbench.errors import InputError
+from hashbench.errors import HashbenchError, InputError
 
 if TYPE_CHECKING:
     from hashbench.report.site import PluginFacts
@@ -74,6 +76,14 @@ if TYPE_CHECKING:
 )
 @click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
 @click.option("--e-ac", default=0.9, show_default=True, type=float, help="pJ per SOP.")
+@click.option(
+    "--names",
+    "names_mode",
+    type=click.Choice(["display", "cli"]),
+    default="display",
+    show_default=True,
+    help="Method and dataset names: display (SpikeHash, MS COCO (synthetic)) or cli (as typed).",
+)
 @click.option("--title", default="hashbench results", show_default=True, help="Page title.")
 @click.pass_context
 def report(
@@ -94,6 +104,7 @@ def report(
     reference_dir: Path | None,
     e_mac: float,
     e_ac: float,
+    names_mode: str,
     title: str,
 ) -> None:
     """Write the stored results as a static site that opens from disk (no network).
@@ -107,7 +118,8 @@ def report(
       hashbench report --out report/ && xdg-open report/index.html
       hashbench report --datasets synth-mscoco --significance
     """
-    from hashbench.report.site import build_site, render_site, write_site
+    from hashbench.report.site import SiteOptions, build_site, render_site, write_site
+    from hashbench.runner.recompute import recompute
     from hashbench.runner.spec import parse_bits, parse_budgets
 
     app: App = ctx.obj
@@ -133,36 +145,48 @@ def report(
             if records and (ci or significance == "queries")
             else None
         )
-    missing: list[str] = []
-    table = (
-        _table(
-            records,
-            metric,
-            significance,
-            ci,
-            alpha,
-            resamples,
-            per_query,
-            reference_dir,
-            missing,
-            app,
+        missing: list[str] = []
+        table = (
+            _table(records, metric, _Stats(significance, ci, alpha, resamples), per_query,
+                   reference_dir, missing, app)
+            if records
+            else None
+        )  # fmt: skip
+        recomputed: list[str] = []
+        unreadable: list[str] = []
+
+        cache: dict[str, dict] = {}
+
+        def pr_source(record):  # runs stored before pooled PR counts were kept
+            if record.run_id not in cache:
+                try:
+                    cache[record.run_id] = recompute(results, record, "pr")
+                    recomputed.append(record.run_id)
+                except (HashbenchError, KeyError, ValueError, OSError) as exc:
+                    cache[record.run_id] = {}
+                    unreadable.append(f"{record.run_id} ({type(exc).__name__}: {exc})")
+            return cache[record.run_id]
+
+        options = SiteOptions(
+            metric=metric,
+            names=display_names(app, names_mode),
+            energy=energy,
+            curve_bits=curve_bits,
+            pr_source=pr_source,
+            facts=_facts(app),
+            command=_command(ctx),
+            title=title,
         )
-        if records
-        else None
-    )
-    site = build_site(
-        records,
-        failures,
-        table,
-        store=str(path),
-        metric=metric,
-        energy=energy,
-        curve_bits=curve_bits,
-        facts=_facts(app),
-        missing=missing,
-        command=_command(ctx),
-        title=title,
-    )
+        site = build_site(
+            records, failures, table, store=str(path), options=options, missing=missing
+        )
+    if recomputed:
+        stderr.print(f"PR curves of {len(recomputed)} older run(s) recomputed from stored codes")
+    if unreadable:
+        stderr.print(
+            f"PR curves of {len(unreadable)} run(s) left out: their stored codes could not be "
+            f"read ({escape(unreadable[0])}{', ...' if len(unreadable) > 1 else ''})"
+        )
     target = write_site(render_site(site), out or path.parent / "report")
     if not records:
         stderr.print(f"no finished runs: the report lists {len(failures)} failed run(s)")
@@ -192,15 +216,22 @@ def _per_query(results, records: list[RunRecord], metric: str):
     return per_query
 
 
+@dataclass(frozen=True)
+class _Stats:
+    """The statistics options, as `hashbench table` takes them."""
+
+    significance: str | None
+    ci: bool
+    alpha: float
+    resamples: int | None
+
+
 def _table(
-    records,
-    metric,
-    significance,
-    ci,
-    alpha,
-    resamples,
+    records: list[RunRecord],
+    metric: str,
+    stats: _Stats,
     per_query,
-    reference_dir,
+    reference_dir: Path | None,
     missing: list[str],
     app: App,
 ):
@@ -211,7 +242,9 @@ def _table(
     from hashbench.report.table import Significance, build_table
     from hashbench.stats import DEFAULT_OPTIONS, StatsOptions
 
-    options = StatsOptions(resamples=resamples or DEFAULT_OPTIONS.resamples, alpha=alpha)
+    options = StatsOptions(
+        resamples=stats.resamples or DEFAULT_OPTIONS.resamples, alpha=stats.alpha
+    )
     reference = []
     if any(split_dataset_name(r.dataset)[0] in REAL_DATASETS for r in records):
         try:
@@ -227,11 +260,11 @@ def _table(
         records,
         metric,
         significance=(
-            Significance(alpha=alpha, test=significance, resamples=options.resamples)
-            if significance
+            Significance(alpha=stats.alpha, test=stats.significance, resamples=options.resamples)
+            if stats.significance
             else None
         ),
-        ci=ci,
+        ci=stats.ci,
         per_query=per_query,
         stats=options,
         reference=reference,

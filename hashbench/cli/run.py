@@ -223,6 +223,7 @@ def status(
 
     from hashbench.cli.status_view import claim_lines
     from hashbench.runner.grid import grid_status
+    from hashbench.store import default_store_path
     from hashbench.tuning.report import study_summaries
 
     path = existing_store_path(store)
@@ -254,7 +255,8 @@ def status(
         if any(c.state == state for c in claims):
             counts[state] = sum(c.state == state for c in claims)
     click.echo("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()))
-    for line in claim_lines(claims):
+    default = Path(path).resolve() == Path(default_store_path()).resolve()
+    for line in claim_lines(claims, store=None if default else str(path)):
         click.echo(line)
     if studies:
         click.echo("\ntuning studies (`hashbench tune --show STUDY`):")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 from hashbench.runner.resume import describe, run_command
@@ -13,8 +14,9 @@ def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds)) if seconds else "?"
 
 
-def claim_lines(claims: list[ClaimState]) -> list[str]:
-    """Plain lines (never wrapped) about running and interrupted runs; [] when there are none."""
+def claim_lines(claims: list[ClaimState], store: str | None = None) -> list[str]:
+    """Plain lines (never wrapped) about running and interrupted runs; [] when there are none.
+    `store`: the store's path when it is not the default (added to the single-run commands)."""
     running = [c for c in claims if c.state == "running"]
     interrupted = [c for c in claims if c.state == "interrupted"]
     lines: list[str] = []
@@ -45,6 +47,8 @@ def claim_lines(claims: list[ClaimState]) -> list[str]:
     )
     lines += [f"  {command}" for command in commands]
     alone = list(dict.fromkeys(filter(None, (run_command(c.about) for c in interrupted))))
+    if store is not None:
+        alone = [f"{command} --store {shlex.quote(store)}" for command in alone]
     if alone:
         lines.append(
             "or each run alone (add the original command's data and device options, if any):"

@@ -1,16 +1,18 @@
-"""`hashbench table` and `hashbench plot`: stored results as comparison or efficiency tables
-(terminal, Markdown, LaTeX, CSV) and as figures."""
+"""`hashbench table`: stored results as comparison or efficiency tables (terminal, Markdown,
+LaTeX, CSV); Markdown and LaTeX with the names a paper uses (`--names`)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import click
 from rich.markup import escape
-from tabulate import tabulate
 
 from hashbench.cli.app import main, stderr, stdout
 from hashbench.cli.options import (
+    display_names,
     energy_model,
     existing_store_path,
     name_filters,
@@ -20,8 +22,12 @@ from hashbench.cli.options import (
     store_option,
 )
 from hashbench.errors import InputError
-from hashbench.report.efficiency import EFFICIENCY_COLUMNS, build_efficiency_rows
-from hashbench.report.plots import plot_curves, plot_metric_vs_bits
+from hashbench.report.efficiency import (
+    EFFICIENCY_COLUMNS,
+    build_efficiency_rows,
+    efficiency_notes,
+    render_efficiency,
+)
 from hashbench.report.reference import load_reference
 from hashbench.report.significance import load_per_query
 from hashbench.report.table import (
@@ -52,6 +58,14 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
 @click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV (one line per cell).")
+@click.option(
+    "--names",
+    "names_mode",
+    type=click.Choice(["display", "cli"]),
+    default=None,
+    help="Method and dataset names: display (SpikeHash, MS COCO (synthetic)) or cli (spikehash, "
+    "synth-mscoco) [default: display with --latex and --markdown, cli otherwise].",
+)
 @click.option(
     "--marks",
     default="bold,underline,italic",
@@ -117,6 +131,7 @@ def table(
     budget: str | None,
     protocol: str | None,
     fmt: str | None,
+    names_mode: str | None,
     marks: str,
     significance: str | None,
     ci: bool,
@@ -164,22 +179,27 @@ def table(
                 )
     if not records:
         raise InputError(f"no finished runs match in {path}")
+    names = display_names(app, names_mode or ("display" if fmt in ("latex", "markdown") else "cli"))
     if efficiency:
         energy = energy_model(e_mac, e_ac)
-        cells = [row.cells() for row in build_efficiency_rows(records, energy)]
-        if fmt == "markdown":
-            click.echo(tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="github"))
-        elif fmt == "latex":
-            click.echo(tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="latex_booktabs"))
-        else:
-            from rich.table import Table
-
-            out = Table(*EFFICIENCY_COLUMNS, title="Efficiency", caption=energy.formula())
-            for row in cells:
-                out.add_row(*(escape(str(c)) for c in row))
-            stdout.print(out)
+        rows = build_efficiency_rows(records, energy)
+        if fmt in ("markdown", "latex"):
+            click.echo(render_efficiency(rows, energy, fmt, names))
             return
-        click.echo(f"% {energy.formula()}" if fmt == "latex" else f"\n{energy.formula()}")
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerows([EFFICIENCY_COLUMNS, *(r.cells() for r in rows)])
+            click.echo(buffer.getvalue(), nl=False)
+            return
+        from rich.table import Table
+
+        caption = "\n".join(efficiency_notes(rows, energy))
+        out = Table(*EFFICIENCY_COLUMNS, title="Efficiency", caption=escape(caption))
+        for row in rows:
+            cells = (names.method(row.method), names.dataset(row.dataset), *row.cells()[2:])
+            out.add_row(*(escape(str(c)) for c in cells))
+        stdout.print(out)
         return
     comparison = build_table(
         records,
@@ -203,55 +223,13 @@ def table(
             "(--significance) works with one seed"
         )
     if fmt == "latex":
-        click.echo(to_latex(comparison, marks=tuple(split(marks))), nl=False)
+        click.echo(to_latex(comparison, marks=tuple(split(marks)), names=names), nl=False)
     elif fmt == "csv":
         click.echo(to_csv(comparison), nl=False)
     elif fmt == "markdown":
-        click.echo(to_markdown(comparison))
+        click.echo(to_markdown(comparison, names=names))
     else:
-        stdout.print(to_rich(comparison))
-
-
-@main.command()
-@store_option
-@click.option("--metric", default="map@50", show_default=True, help="Stored metric vs bits.")
-@name_filters
-@click.option("--bits", "curve_bits", type=int, default=None, help="Code length of the curves.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder for the figures [default: plots/ beside the store].",
-)
-def plot(
-    store: Path | None,
-    metric: str,
-    datasets: str | None,
-    methods: str | None,
-    curve_bits: int | None,
-    out: Path | None,
-) -> None:
-    """Draw the metric vs code length, P@K curves and PR curves (PNG and PDF).
-
-    \b
-    Example:
-      hashbench plot --datasets synth-mirflickr
-      hashbench plot --metric map@all --bits 64 --out figures/
-    """
-    path = existing_store_path(store)
-    with open_store(path, readonly=True) as results:
-        records = results.records(
-            dataset=split_or_none(datasets),
-            method=split_or_none(methods),
-        )
-    if not records:
-        raise InputError(f"no finished runs match in {path}")
-    out_dir = out or Path(path).parent / "plots"
-    written = plot_metric_vs_bits(records, metric, out_dir) + plot_curves(
-        records, curve_bits, out_dir
-    )
-    for file in written:
-        click.echo(str(file))
+        stdout.print(to_rich(comparison, names=names))
 
 
 def _supervised_methods(app, records) -> set[str]:

@@ -44,7 +44,7 @@ class _TuneProgress(TuneObserver):
         self.bars: dict[str, int] = {}
 
     def note(self, message: str) -> None:
-        self.progress.console.print(escape(message))
+        self.progress.console.print(escape(message), soft_wrap=True)
 
     def dataset_loading(self, name: str) -> None:
         self.progress.update(self.current, description=escape(f"loading {name}"))
@@ -63,7 +63,8 @@ class _TuneProgress(TuneObserver):
         where = "reused" if trial.reused else "ran"
         params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
         self.progress.console.print(
-            escape(f"{study.label}: trial {trial.number} {trial.state} {value} ({where}) {params}")
+            escape(f"{study.label}: trial {trial.number} {trial.state} {value} ({where}) {params}"),
+            soft_wrap=True,
         )
 
     def run_started(self, plan: PlannedRun) -> None:
@@ -296,9 +297,10 @@ def _test(record: RunRecord | None) -> float | None:
 
 
 def _depth(record: RunRecord) -> int | None:
+    """R of a unimodal run: its mAP@R is stored beside mAP@50 (alone when R is 50)."""
     uni = record.metrics.get("unimodal", {})
     depths = [int(k[4:]) for k in uni if k.startswith("map@") and k[4:].isdigit()]
-    return max(depths) if depths else None
+    return next((d for d in depths if d != 50), depths[0]) if depths else None
 
 
 def _num(value: float | None) -> str:

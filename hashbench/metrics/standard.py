@@ -175,7 +175,9 @@ def evaluate(
       "acg@50", "ndcg@50"      graded relevance = shared labels (DSRH), ties by index
       "precision@radius2"      precision within Hamming radius 2 (empty ball scores 0)
       "curves": {"pk": {"k": [...], "precision": [...], "recall": [...]},
-                 "pr": {"radius": [0..bits], "precision": [...], "recall": [...]}}
+                 "pr": {"radius": [0..bits], "precision": [...], "recall": [...],
+                        "pooled_precision": [...], "pooled_recall": [...]}}
+                 (pooled: counts summed over queries; see `PRCurve`)
     Queries without relevant items score 0 and count (zero_relevant="zero"). The P@K curve
     samples K = 1, 5, 10, 20, 50, 100, 200, 500, ... and ends at the database size.
 

@@ -115,6 +115,13 @@ class ComparisonTable:
             )
         if self.ci is not None:
             notes.append(f"±: the larger side of the {self.ci.describe_ci()}; CSV: both ends.")
+        elif any(cell.std is not None for cell in self.cells.values()):
+            seeds = sorted({cell.n for cell in self.cells.values() if cell.std is not None})
+            notes.append(
+                "±: standard deviation over seeds ("
+                + " or ".join(str(n) for n in seeds)
+                + " seeds per cell)."
+            )
         if self.significance is not None:
             notes.append(self.significance.describe())
         return notes + list(self.extra_notes)
@@ -198,6 +205,7 @@ def build_table(
         _assign_marks(cells, digits)
     else:
         _test_marks(cells, digits, significance, per_query, stats)
+    _unmark_lonely(cells)
     if ci:
         _add_intervals(cells, per_query, stats)
     sources = []
@@ -224,6 +232,16 @@ def build_table(
         tie_range=tie_range,
         reference_sources=tuple(sources),
     )
+
+
+def _unmark_lonely(cells: dict) -> None:
+    """A column of a task with a single method ranks nothing: its cell gets no mark."""
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for row, column in cells:
+        groups[(row[0], column)].append((row, column))
+    for keys in groups.values():
+        if len(keys) == 1:
+            cells[keys[0]] = dataclasses.replace(cells[keys[0]], rank=None, pvalue=None)
 
 
 def _assign_marks(cells: dict, digits: int) -> None:

@@ -1,7 +1,10 @@
 """Efficiency tables: parameters, MACs, SOPs, energy, training time and encode throughput.
 
 Built from the profiles stored with runs. Energy is recomputed from the stored MAC and SOP
-counts with the energy model asked for, so changing the constants needs no rerun.
+counts with the energy model asked for, so changing the constants needs no rerun. The column T
+shows what explains a spiking method's counts: its time steps (the `time_steps` parameter stored
+with the run; SpikeHash uses 8 at 16 bits and 4 above, so its SOPs and energy per pair at 16 bits
+are not comparable to the other lengths without it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tabulate import tabulate
+
 from hashbench.profile import EnergyModel
+from hashbench.report.latex_text import latex_escape
+from hashbench.report.names import Names
 from hashbench.report.variants import variant_labels
 from hashbench.store import RunRecord
 
@@ -20,6 +27,7 @@ EFFICIENCY_COLUMNS = (
     "method",
     "dataset",
     "bits",
+    "T",
     "params",
     "MACs/pair",
     "SOPs/pair",
@@ -35,6 +43,7 @@ class EfficiencyRow:
     method: str
     dataset: str
     bits: int
+    time_steps: int | None
     params: int | None
     macs: float | None
     sops: float | None
@@ -52,6 +61,7 @@ class EfficiencyRow:
             self.method,
             self.dataset,
             str(self.bits),
+            "-" if self.time_steps is None else str(self.time_steps),
             num(self.params, ","),
             num(self.macs, ",.0f"),
             num(self.sops, ",.0f"),
@@ -74,6 +84,27 @@ def model_counts(profile: dict[str, Any], energy: EnergyModel) -> dict[str, floa
         "firing_rate": (model.get("firing") or {}).get("overall"),
         "energy_uj": energy.energy_uj(macs, sops or 0.0) if macs is not None else None,
     }
+
+
+def _time_steps(records: list[RunRecord]) -> int | None:
+    """The time steps the runs stored (None: not a spiking method, or not recorded)."""
+    values = {r.params.get("time_steps") for r in records}
+    if len(values) == 1:
+        (value,) = values
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def efficiency_notes(rows: Iterable[EfficiencyRow], energy: EnergyModel) -> list[str]:
+    """What a reader needs to read the efficiency columns (the energy model; T where used)."""
+    notes = [f"Energy per image-text pair: {energy.formula()}."]
+    if any(row.time_steps is not None for row in rows):
+        notes.append(
+            "T: time steps of a spiking method (its SOPs and energy grow with T); "
+            "-: not spiking, or not recorded with the run."
+        )
+    return notes
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -101,6 +132,7 @@ def build_efficiency_rows(records: Iterable[RunRecord], energy: EnergyModel) -> 
                 method=method,
                 dataset=dataset,
                 bits=bits,
+                time_steps=_time_steps(group),
                 params=counts[0]["params"],
                 macs=_mean([c["macs"] for c in counts]),
                 sops=_mean([c["sops"] for c in counts]),
@@ -112,3 +144,25 @@ def build_efficiency_rows(records: Iterable[RunRecord], energy: EnergyModel) -> 
             )
         )
     return rows
+
+
+def render_efficiency(
+    rows: list[EfficiencyRow], energy: EnergyModel, fmt: str, names: Names | None = None
+) -> str:
+    """The rows as a Markdown ("markdown") or LaTeX booktabs ("latex") table with its notes;
+    `names` shows methods and datasets (default: as stored)."""
+    names = names or Names.cli()
+    cells = [
+        (names.method(r.method), names.dataset(r.dataset), *r.cells()[2:]) for r in rows
+    ]
+    notes = efficiency_notes(rows, energy)
+    if fmt == "markdown":
+        return tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="github") + "".join(
+            f"\n\n{note}" for note in notes
+        )
+    body = tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="latex_booktabs")
+    block = "\n".join(latex_escape(note) + r"\par" for note in notes)
+    return (
+        f"{body}\n\\par\\smallskip\n\\begin{{minipage}}{{\\linewidth}}\\footnotesize\n"
+        f"{block}\n\\end{{minipage}}"
+    )

@@ -21,7 +21,8 @@ from hashbench import __version__
 from hashbench.errors import InputError
 from hashbench.profile import EnergyModel
 from hashbench.report.comparison import TASK_NAMES, ComparisonTable
-from hashbench.report.site_figures import FigureView, colours, curves, metric_vs_bits, plane
+from hashbench.report.names import Names
+from hashbench.report.site_figures import FigureView, Legend, PRSource, curves, metric_vs_bits
 from hashbench.report.site_model import (
     EFFICIENCY_HEADERS,
     EfficiencyPoint,
@@ -31,6 +32,7 @@ from hashbench.report.site_model import (
     efficiency_points,
     task_tables,
 )
+from hashbench.report.site_plane import plane
 from hashbench.report.site_runs import (
     Environment,
     RunDetail,
@@ -50,6 +52,20 @@ class PluginFacts:
 
     spiking: frozenset[str] = frozenset()  # methods declared spiking
     real_datasets: frozenset[str] = frozenset()  # datasets read from files (need --data-root)
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """What the page shows and how: the metric, names, curves, energy, plugin facts."""
+
+    metric: str = "map@50"
+    names: Names = field(default_factory=Names.cli)
+    energy: EnergyModel | None = None
+    curve_bits: int | None = None  # P@K and PR curves at this code length (default: longest)
+    pr_source: PRSource | None = None  # PR curves of runs stored without pooled counts
+    facts: PluginFacts = field(default_factory=PluginFacts)
+    command: str = "hashbench report"
+    title: str = "hashbench results"
 
 
 @dataclass(frozen=True)
@@ -81,10 +97,9 @@ class Site:
     command: str
     runs_total: int
     latest: str
-    datasets: list[str]
-    bits: list[int]
+    filters: list[tuple[str, str, list[tuple[str, str]]]]  # key, name, (value, shown)
     tasks: list[tuple[str, str]]
-    methods: list[str]
+    display: dict[str, dict[str, str]]  # what: {stored name: name shown}
     tables: list[TaskTable]
     table_notes: list[str]
     figures: list[DatasetFigures]
@@ -127,38 +142,53 @@ def _figures(
     records: Sequence[RunRecord],
     labels: dict[str, str],
     points: Sequence[EfficiencyPoint],
-    metric: str,
-    curve_bits: int | None,
+    options: SiteOptions,
     energy: EnergyModel,
 ) -> list[DatasetFigures]:
-    palette = colours(labels.values())
     by_dataset: dict[str, list[RunRecord]] = defaultdict(list)
     for r in records:
         by_dataset[r.dataset].append(r)
+    metric, shown = options.metric, options.names.metric(options.metric)
     out = []
     for n, (dataset, recs) in enumerate(sorted(by_dataset.items())):
+        legend = Legend(
+            options.names,
+            frozenset(labels[r.run_id] for r in recs if r.pair_fused),
+            frozenset(
+                labels[r.run_id] for r in recs if r.provenance.get("supervision") == "supervised"
+            ),
+        )
         entry = DatasetFigures(dataset)
         salt = f"d{n}"
         _add(
             entry,
-            metric_vs_bits(recs, labels, metric, palette, f"{salt}b"),
-            f"{metric} vs code length: no run stores {metric}",
+            metric_vs_bits(recs, labels, metric, legend, f"{salt}b"),
+            f"{shown} vs code length: no run stores {metric}",
         )
-        bits = curve_bits if curve_bits is not None else max(r.bits for r in recs)
+        bits = options.curve_bits or max(r.bits for r in recs)
         for kind, name in (("pk", "P@K curves"), ("pr", "PR curves")):
-            _add(
-                entry,
-                curves(recs, labels, bits, kind, palette, f"{salt}{kind}"),
-                f"{name}: no run at {bits} bits stores them",
+            figure, left_out = curves(
+                recs, labels, bits, kind, legend, f"{salt}{kind}", options.pr_source
             )
+            why = "no run at this code length" if not left_out else f"{left_out} run(s) lack them"
+            _add(entry, figure, f"{name} at {bits} bits: {why}")
         mine = [p for p in points if p.dataset == dataset]
         _add(
             entry,
-            plane(mine, metric, energy.formula(), palette, f"{salt}p"),
+            plane(mine, metric, energy.formula(), legend, f"{salt}p"),
             "accuracy-efficiency plane: no run of this dataset has an efficiency profile",
         )
         out.append(entry)
     return out
+
+
+def _display(records: Sequence[RunRecord], labels: dict[str, str], names: Names) -> dict:
+    """{"dataset" | "method" | "label": {stored name: name shown}} for the template."""
+    return {
+        "dataset": {r.dataset: names.dataset(r.dataset) for r in records},
+        "method": {r.method: names.method(r.method) for r in records},
+        "label": {label: names.method(label) for label in labels.values()},
+    }
 
 
 def build_site(
@@ -167,17 +197,13 @@ def build_site(
     table: ComparisonTable | None,
     *,
     store: str,
-    metric: str = "map@50",
-    energy: EnergyModel | None = None,
-    curve_bits: int | None = None,
-    facts: PluginFacts = PluginFacts(),
+    options: SiteOptions = SiteOptions(),
     missing: Iterable[str] = (),
-    command: str = "hashbench report",
-    title: str = "hashbench results",
 ) -> Site:
     """Everything the page shows. `table` is `build_table`'s comparison table of `records`
     (None when there are no finished runs); `missing` adds lines to "what is missing"."""
-    energy = energy or EnergyModel()
+    energy = options.energy or EnergyModel()
+    names, facts = options.names, options.facts
     gaps = Missing(list(missing))
     labels = variant_labels(records)
     if not records:
@@ -187,34 +213,42 @@ def build_site(
         )
     elif failures:
         gaps.add(f"{len(failures)} run(s) failed and are not in the tables (listed below).")
-    points = efficiency_points(records, labels, metric, energy, set(facts.spiking), gaps)
+    points = efficiency_points(records, labels, options.metric, energy, set(facts.spiking), gaps)
     envs, env_of = environments(records)
     real = set(facts.real_datasets)
-    runs = run_details(records, labels, metric, env_of, real)
+    runs = run_details(records, labels, options.metric, env_of, real)
     methods_of = {labels[r.run_id]: r.method for r in records}
-    tables = task_tables(table, methods_of) if table is not None else []
+    tables = task_tables(table, methods_of, names) if table is not None else []
     for dataset in sorted({split_dataset_name(r.dataset)[0] for r in records} & real):
         if table is not None and not table.reference_sources:
             gaps.add(f"No published reference numbers match {dataset} at the stored code lengths.")
     present_tasks = {t for r in records for t in r.metrics if isinstance(r.metrics[t], dict)}
     ordered_tasks = [t for t in TASK_NAMES if t in present_tasks]
     ordered_tasks += sorted(present_tasks - set(ordered_tasks))
+
+    def by(field_name: str) -> set:
+        return {getattr(r, field_name) for r in records}
+
     return Site(
-        title=title,
+        title=options.title,
         store=store,
-        metric=metric,
+        metric=names.metric(options.metric),
         version=__version__,
         energy_formula=energy.formula(),
-        command=command,
+        command=options.command,
         runs_total=len(records),
         latest=max((r.created_at for r in records), default=""),
-        datasets=sorted({r.dataset for r in records}),
-        bits=sorted({r.bits for r in records}),
-        tasks=[(t, TASK_NAMES.get(t, t)) for t in ordered_tasks],
-        methods=sorted({r.method for r in records}),
+        filters=[
+            ("dataset", "Dataset", [(d, names.dataset(d)) for d in sorted(by("dataset"))]),
+            ("bits", "Code length", [(str(b), str(b)) for b in sorted(by("bits"))]),
+            ("task", "Task", [(t, names.task(t)) for t in ordered_tasks]),
+            ("method", "Method", [(m, names.method(m)) for m in sorted(by("method"))]),
+        ],
+        tasks=[(t, names.task(t)) for t in ordered_tasks],
+        display=_display(records, labels, names),
         tables=tables,
         table_notes=table.notes() if table is not None else [],
-        figures=_figures(records, labels, points, metric, curve_bits, energy) if records else [],
+        figures=_figures(records, labels, points, options, energy) if records else [],
         efficiency=[(p, efficiency_cells(p)) for p in points],
         efficiency_headers=EFFICIENCY_HEADERS,
         runs=runs,

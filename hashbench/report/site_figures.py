@@ -1,39 +1,38 @@
 """Figures of the results site, drawn with matplotlib and serialised as inline SVG.
 
-Per dataset: the metric against code length, Precision@K and precision-recall curves (from the
-curves stored with every run; mean over seeds), and the accuracy-efficiency plane: the metric
-against energy per query, parameters and latency, with the Pareto front drawn and ANN and SNN
-methods told apart by marker. A method variant keeps one colour in every figure.
+Per dataset: the metric against code length and the Precision@K and precision-recall curves
+(from the curves stored with every run; mean over seeds). The accuracy-efficiency plane is in
+`site_plane.py`. Every method keeps the colour, marker and line of `hashbench.report.style`
+(the same as `hashbench plot`), legends use display names with the tables' marks, and the PR
+curve is the one `hashbench plot` draws: by Hamming radius, counts pooled over queries.
 
-Figures are built on `matplotlib.figure.Figure` objects (no pyplot state), text stays text in
-the SVG (`svg.fonttype: none`, the browser's own sans-serif font, nothing fetched) and each
-figure gets its own id salt so that the inlined SVGs' ids never collide.
+Figures are built on `matplotlib.figure.Figure` objects (no pyplot state), sized by fixed
+margins rather than a layout engine (a third of the drawing time), text stays text in the SVG
+(`svg.fonttype: none`: the browser's sans-serif, nothing fetched), and each figure gets its own
+id salt so that the inlined SVGs' ids never collide.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hashbench.report.comparison import TASK_NAMES
-from hashbench.report.pareto import front_steps
-from hashbench.report.site_model import EfficiencyPoint
+from hashbench.report.names import Names
+from hashbench.report.style import legend_label, method_style
 from hashbench.store import RunRecord
 
-MARKERS = {True: "^", False: "o", None: "s"}  # SNN, ANN, unknown
-KIND_NAMES = {True: "SNN (spiking)", False: "ANN", None: "kind unknown"}
-PLANE_AXES = (
-    ("energy_uj", "energy per query (µJ)"),
-    ("params", "parameters"),
-    ("latency_us", "latency per query (µs)"),
-)
-_MAX_ANNOTATED = 40  # annotate points with their code length up to this many per panel
+PANEL_W, PANEL_H = 3.4, 2.6  # inches
+LEGEND_ENTRY_H = 0.2  # inches per legend entry at font size 8
+# record -> {task: PR curve with pooled counts}, for runs stored before they were kept
+PRSource = Callable[[RunRecord], Mapping[str, Mapping[str, list]]]
 
 
 @dataclass(frozen=True)
@@ -46,28 +45,61 @@ class FigureView:
     caption: str
 
 
-def colours(labels: Iterable[str]) -> dict[str, str]:
-    """A fixed colour per row label (sorted), from matplotlib's qualitative maps."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
+@dataclass(frozen=True)
+class Legend:
+    """How a row label is named in legends: display name plus the tables' marks."""
 
-    names = sorted(set(labels))
-    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
-    n = cmap.N
-    if len(names) <= n:
-        return {name: to_hex(cmap(i)) for i, name in enumerate(names)}
-    hsv = colormaps["hsv"]
-    return {name: to_hex(hsv(i / len(names))) for i, name in enumerate(names)}
+    names: Names = field(default_factory=Names.cli)
+    fused: frozenset[str] = frozenset()
+    supervised: frozenset[str] = frozenset()
+
+    def label(self, label: str) -> str:
+        return legend_label(
+            label, self.names, pair_fused=label in self.fused, supervised=label in self.supervised
+        )
 
 
-def _figure(width: float, height: float):
+def panels(rows: int, cols: int):
+    """A figure of rows x cols panels (sized later by `place`, once the legend is known)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    fig = Figure()
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def place(fig, rows: int, cols: int, handles: list, names: list[str]) -> None:
+    """Size the figure for panels of a fixed size plus the legend on the right, and place it."""
+    left, top, bottom, wgap, hgap = 0.7, 0.35, 0.55, 0.75, 0.65
+    panels_h = rows * PANEL_H + (rows - 1) * hgap
+    ncol = max(1, math.ceil(len(names) * LEGEND_ENTRY_H / panels_h)) if names else 0
+    col_w = 0.55 + 0.062 * max((len(n) for n in names), default=0)
+    legend_w = ncol * col_w + 0.25
+    panels_w = cols * PANEL_W + (cols - 1) * wgap
+    width, height = left + panels_w + legend_w, top + panels_h + bottom
+    fig.set_size_inches(width, height)
+    fig.subplots_adjust(
+        left=left / width,
+        right=(left + panels_w) / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=wgap / PANEL_W,
+        hspace=hgap / PANEL_H,
+    )
+    if names:
+        fig.legend(
+            handles,
+            names,
+            loc="upper left",
+            bbox_to_anchor=((left + panels_w + 0.2) / width, 1 - top / height),
+            ncols=ncol,
+            fontsize=8,
+            frameon=False,
+            borderaxespad=0,
+        )
 
 
 def to_svg(fig, salt: str) -> str:
-    """The figure as an `<svg>` element to inline: no XML prolog, scalable to its box."""
+    """The figure as an `<svg>` element to inline: no XML prolog, no metadata, scalable."""
     import matplotlib
 
     buffer = io.StringIO()
@@ -82,45 +114,41 @@ def to_svg(fig, salt: str) -> str:
     return text.replace("<svg", f'<svg role="img" style="max-width:{max_px}"', 1)
 
 
-def _tasks(records: Sequence[RunRecord], metric: str) -> list[str]:
-    present = {
-        t for r in records for t, v in r.metrics.items() if isinstance(v, dict) and metric in v
-    }
+def _tasks(records: Sequence[RunRecord], key: str) -> list[str]:
+    present = {t for r in records for t, v in r.metrics.items() if isinstance(v, dict) and key in v}
     return [t for t in TASK_NAMES if t in present] + sorted(present - set(TASK_NAMES))
 
 
-def _legend(fig, axes) -> None:
-    handles, names = {}, []
-    for ax in axes:
-        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
-            if name not in handles:
-                handles[name] = handle
-                names.append(name)
-    if names:
-        fig.legend(
-            [handles[n] for n in names],
-            names,
-            loc="outside right upper",
-            fontsize=8,
-            frameon=False,
-        )
+def _legend(fig, grid, legend: Legend) -> None:
+    handles: dict[str, object] = {}
+    for ax in grid.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(legend.label(label), handle)
+    place(fig, *grid.shape, list(handles.values()), list(handles))
+
+
+def _style(label: str, markers: bool = True) -> dict[str, object]:
+    style = method_style(label).kwargs()
+    if not markers:
+        style["marker"] = None
+    return style
 
 
 def metric_vs_bits(
     records: Sequence[RunRecord],
     labels: Mapping[str, str],
     metric: str,
-    palette: Mapping[str, str],
+    legend: Legend,
     salt: str,
 ) -> FigureView | None:
     """The metric against code length, one line per variant (error bars: std over seeds)."""
     tasks = _tasks(records, metric)
     if not tasks:
         return None
-    fig = _figure(3.9 * len(tasks) + 2.2, 3.4)
-    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    names = legend.names
+    fig, grid = panels(1, len(tasks))
     all_bits = sorted({r.bits for r in records})
-    for ax, task in zip(axes, tasks, strict=True):
+    for ax, task in zip(grid[0], tasks, strict=True):
         values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         for r in records:
             value = r.metrics.get(task, {}).get(metric)
@@ -130,26 +158,37 @@ def metric_vs_bits(
             bits = sorted(per_bits)
             means = [statistics.fmean(per_bits[b]) for b in bits]
             stds = [statistics.stdev(per_bits[b]) if len(per_bits[b]) > 1 else 0 for b in bits]
-            ax.errorbar(
-                bits,
-                means,
-                yerr=stds,
-                marker="o",
-                ms=4,
-                capsize=2,
-                label=label,
-                color=palette.get(label),
-            )
+            ax.errorbar(bits, means, yerr=stds, ms=4, capsize=2, label=label, **_style(label))
         ax.set_xscale("log", base=2)
         ax.set_xticks(all_bits, [str(b) for b in all_bits])
         ax.minorticks_off()
-        ax.set_xlabel("code length (bits)")
-        ax.set_ylabel(metric)
-        ax.set_title(TASK_NAMES.get(task, task), fontsize=10)
+        ax.set_xlabel("Code length (bits)")
+        ax.set_ylabel(names.metric(metric))
+        ax.set_title(names.task(task), fontsize=10)
         ax.grid(alpha=0.3)
-    _legend(fig, axes)
-    caption = f"{metric} against code length; mean over seeds, error bars: std over seeds."
-    return FigureView("vs-bits", f"{metric} vs code length", to_svg(fig, salt), caption)
+    _legend(fig, grid, legend)
+    shown = names.metric(metric)
+    caption = f"{shown} against code length; mean over seeds, error bars: std over seeds."
+    return FigureView("vs-bits", f"{shown} vs code length", to_svg(fig, salt), caption)
+
+
+def _pooled(curves: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Recall and precision per Hamming radius, averaged over seeds; radii where a seed has no
+    pair within the radius (precision undefined) are left out (as `hashbench plot` does)."""
+    precision = [[np.nan if v is None else v for v in c["pooled_precision"]] for c in curves]
+    p = np.mean(np.asarray(precision, dtype=float), axis=0)
+    r = np.mean(np.asarray([c["pooled_recall"] for c in curves], dtype=float), axis=0)
+    keep = np.isfinite(p)
+    return r[keep], p[keep]
+
+
+def _curve(record: RunRecord, task: str, kind: str, pr_source: PRSource | None) -> dict | None:
+    curve = (record.metrics.get(task, {}).get("curves") or {}).get(kind) or {}
+    if kind == "pk":
+        return curve if "k" in curve and "precision" in curve else None
+    if "pooled_precision" not in curve and pr_source is not None:
+        curve = dict((pr_source(record) or {}).get(task) or {})
+    return curve if "pooled_precision" in curve and "pooled_recall" in curve else None
 
 
 def curves(
@@ -157,187 +196,61 @@ def curves(
     labels: Mapping[str, str],
     bits: int,
     kind: str,
-    palette: Mapping[str, str],
+    legend: Legend,
     salt: str,
-) -> FigureView | None:
-    """P@K (kind "pk") or precision-recall (kind "pr") curves at one code length."""
+    pr_source: PRSource | None = None,
+) -> tuple[FigureView | None, int]:
+    """(P@K (kind "pk") or PR (kind "pr") curves at one code length, runs left out).
+
+    A run is left out of the PR figure when it was stored before pooled counts were kept and
+    `pr_source` (recomputation from its codes) is not given.
+    """
     chosen = [r for r in records if r.bits == bits]
-    tasks = [
-        t
-        for t in _tasks(chosen, "curves")
-        if any((r.metrics[t].get("curves") or {}).get(kind) for r in chosen if t in r.metrics)
-    ]
-    if not tasks:
-        return None
-    x_key, xlabel = ("k", "K (retrieved items)") if kind == "pk" else ("recall", "recall")
-    fig = _figure(3.9 * len(tasks) + 2.2, 3.4)
-    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
-    for ax, task in zip(axes, tasks, strict=True):
-        found: dict[str, list[dict]] = defaultdict(list)
+    found: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    left_out = set()
+    for task in _tasks(chosen, "curves"):
         for r in chosen:
-            curve = (r.metrics.get(task, {}).get("curves") or {}).get(kind)
-            if curve and x_key in curve and "precision" in curve:
-                found[labels[r.run_id]].append(curve)
-        for label, items in sorted(found.items()):
-            same = [c for c in items if len(c[x_key]) == len(items[0][x_key])]
-            x = np.mean([c[x_key] for c in same], axis=0)
-            y = np.mean([c["precision"] for c in same], axis=0)
-            ax.plot(
-                x,
-                y,
-                marker="." if kind == "pr" else None,
-                lw=1.3,
-                label=label,
-                color=palette.get(label),
-            )
+            curve = _curve(r, task, kind, pr_source)
+            if curve is None:
+                left_out.add(r.run_id)
+            else:
+                found[task][labels[r.run_id]].append(curve)
+    tasks = [t for t in TASK_NAMES if t in found] + sorted(set(found) - set(TASK_NAMES))
+    if not tasks:
+        return None, len(left_out)
+    names = legend.names
+    fig, grid = panels(1, len(tasks))
+    for ax, task in zip(grid[0], tasks, strict=True):
+        for label, items in sorted(found[task].items()):
+            if kind == "pk":
+                same = [c for c in items if len(c["k"]) == len(items[0]["k"])]
+                x = np.mean([c["k"] for c in same], axis=0)
+                y = np.mean([c["precision"] for c in same], axis=0)
+            else:
+                n = len(items[0]["pooled_recall"])  # bits + 1 radii
+                x, y = _pooled([c for c in items if len(c["pooled_recall"]) == n])
+            ax.plot(x, y, lw=1.3, label=label, markevery=max(1, len(x) // 8), **_style(label))
         if kind == "pk":
             ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("precision")
-        ax.set_title(TASK_NAMES.get(task, task), fontsize=10)
+            ax.set_xlabel("Retrieved items K")
+            ax.set_ylabel("Precision@K")
+        else:
+            ax.set_xlim(-0.02, 1.02)
+            ax.set_xlabel("Recall")
+            ax.set_ylabel("Precision")
+        ax.set_title(names.task(task), fontsize=10)
         ax.grid(alpha=0.3)
-    _legend(fig, axes)
+    _legend(fig, grid, legend)
     if kind == "pk":
-        title, caption = (
-            f"Precision@K, {bits} bits",
-            f"Precision of the top K retrieved items at {bits} bits, mean over seeds.",
-        )
+        title = f"Precision@K, {bits} bits"
+        caption = f"Precision of the top K retrieved items at {bits} bits, mean over seeds."
     else:
-        title, caption = (
-            f"Precision-recall, {bits} bits",
-            f"Precision against recall within Hamming radius 0..{bits} at {bits} bits "
-            "(one point per radius), mean over seeds, as stored with the runs.",
+        title = f"Precision-recall, {bits} bits"
+        caption = (
+            f"Precision against recall by Hamming radius r = 0..{bits} at {bits} bits, from "
+            "counts pooled over all queries (precision: relevant pairs within r / pairs within "
+            "r); radii with no pair within them are not drawn; mean over seeds."
         )
-    return FigureView(kind, title, to_svg(fig, salt), caption)
-
-
-def plane(
-    points: Sequence[EfficiencyPoint],
-    metric: str,
-    formula: str,
-    palette: Mapping[str, str],
-    salt: str,
-) -> FigureView | None:
-    """The metric against energy, parameters and latency per query (log scales), one row of
-    panels per task; the Pareto front (cheaper and at least as accurate) as a staircase."""
-    tasks = [t for t in TASK_NAMES if any(t in p.scores for p in points)]
-    tasks += sorted({t for p in points for t in p.scores} - set(tasks))
-    axes_used = [(key, name) for key, name in PLANE_AXES if any(getattr(p, key) for p in points)]
-    if not tasks or not axes_used:
-        return None
-    fig = _figure(3.5 * len(axes_used) + 2.4, 3.1 * len(tasks))
-    grid = fig.subplots(len(tasks), len(axes_used), squeeze=False)
-    for row, task in enumerate(tasks):
-        for col, (key, name) in enumerate(axes_used):
-            ax = grid[row][col]
-            shown = [p for p in points if task in p.scores and (getattr(p, key) or 0) > 0]
-            _plane_panel(ax, shown, key, task, palette)
-            ax.set_xlabel(name)
-            ax.set_ylabel(f"{metric}, {TASK_NAMES.get(task, task)}", fontsize=9)
-    _kind_legend(fig, grid.ravel(), points)
-    kinds = sorted({p.kind for p in points})
-    caption = (
-        f"{metric} against cost per query, one point per method, dataset and code length (mean "
-        f"over seeds); dashed staircase: the Pareto front (no other point is cheaper and at "
-        f"least as accurate). Markers: ▲ SNN (spiking layers with measured firing rates), "
-        f"● ANN{', ■ unknown' if '?' in kinds else ''}. Energy: {formula}; latency: median "
-        "batch latency divided by the batch size, on the device named in the efficiency table."
-    )
-    return FigureView("plane", "Accuracy-efficiency plane", to_svg(fig, salt), caption)
-
-
-def _plane_panel(ax, shown: Sequence[EfficiencyPoint], key: str, task: str, palette) -> None:
-    by_label: dict[str, list[EfficiencyPoint]] = defaultdict(list)
-    for p in shown:
-        by_label[p.label].append(p)
-    for label, group in sorted(by_label.items()):
-        group.sort(key=lambda p: p.bits)
-        xs = [getattr(p, key) for p in group]
-        ys = [p.scores[task] for p in group]
-        ax.plot(xs, ys, color=palette.get(label), lw=0.8, alpha=0.5)
-        ax.scatter(
-            xs,
-            ys,
-            marker=MARKERS[group[0].spiking],
-            s=30,
-            color=palette.get(label),
-            edgecolors="black",
-            linewidths=0.4,
-            label=label,
-            zorder=3,
-        )
-        if len(shown) <= _MAX_ANNOTATED:
-            for p, x, y in zip(group, xs, ys, strict=True):
-                ax.annotate(
-                    str(p.bits),
-                    (x, y),
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    fontsize=6,
-                    color="#444",
-                )
-    if shown:
-        xs, ys = front_steps([(getattr(p, key), p.scores[task]) for p in shown])
-        right = max(getattr(p, key) for p in shown)
-        ax.plot(
-            xs + [right],
-            ys + [ys[-1]],
-            drawstyle="steps-post",
-            color="black",
-            ls="--",
-            lw=1,
-            label="Pareto front",
-            zorder=2,
-        )
-        ax.set_xscale("log")
-        _log_ticks(ax)
-    ax.grid(alpha=0.3)
-
-
-def compact(value: float) -> str:
-    """A tick label: 0.08, 2, 150, 33k, 2.2M."""
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
-
-
-def _log_ticks(ax) -> None:
-    """Ticks at 1, 2 and 5 per decade labelled plainly (log axes spanning less than a decade
-    otherwise get crowded scientific minor labels)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def _kind_legend(fig, axes, points: Sequence[EfficiencyPoint]) -> None:
-    """Method colours, then one grey marker per kind present (ANN / SNN), then the front."""
-    from matplotlib.lines import Line2D
-
-    handles, names = {}, []
-    for ax in axes:
-        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
-            if name not in handles and name != "Pareto front":
-                handles[name] = Line2D(
-                    [], [], marker="o", ls="", color=handle.get_facecolor()[0], markersize=6
-                )
-                names.append(name)
-    for spiking in sorted({p.spiking for p in points}, key=lambda s: (s is None, not s)):
-        name = KIND_NAMES[spiking]
-        handles[name] = Line2D(
-            [],
-            [],
-            marker=MARKERS[spiking],
-            ls="",
-            color="#bbbbbb",
-            markeredgecolor="black",
-            markersize=7,
-        )
-        names.append(name)
-    handles["Pareto front"] = Line2D([], [], color="black", ls="--", lw=1)
-    names.append("Pareto front")
-    fig.legend(
-        [handles[n] for n in names], names, loc="outside right upper", fontsize=8, frameon=False
-    )
+    if left_out:
+        caption += f" Left out: {len(left_out)} run(s) without stored curves of this kind."
+    return FigureView(kind, title, to_svg(fig, salt), caption), len(left_out)

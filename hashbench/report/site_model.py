@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hashbench.profile import EnergyModel
-from hashbench.report.comparison import MARK_NAMES, TASK_NAMES, ComparisonTable
+from hashbench.report.comparison import MARK_NAMES, Cell, ComparisonTable
 from hashbench.report.efficiency import model_counts
+from hashbench.report.names import Names
 from hashbench.report.table_formats import format_cell
 from hashbench.store import RunRecord
 
@@ -85,17 +86,17 @@ class Missing:
             self.lines.append(line)
 
 
-def _cell_title(cell, metric: str) -> str:
+def _cell_title(cell: Cell, metric: str) -> str:
     if cell.n == 0:
         return f"reported {metric} (published, not run by hashbench)"
     parts = [f"{metric}: mean over {cell.n} seed(s) = {cell.mean:.6f}"]
     if cell.std is not None:
         parts.append(f"std over seeds {cell.std:.6f}")
-    if getattr(cell, "ci_low", None) is not None and getattr(cell, "ci_high", None) is not None:
+    if cell.ci_low is not None and cell.ci_high is not None:
         parts.append(f"interval over queries [{cell.ci_low:.4f}, {cell.ci_high:.4f}]")
     if cell.low is not None and cell.high is not None:
         parts.append(f"tie range [{cell.low:.4f}, {cell.high:.4f}]")
-    if getattr(cell, "pvalue", None) is not None:
+    if cell.pvalue is not None:
         parts.append(f"Holm-adjusted p {cell.pvalue:.3g}")
     if cell.by_seed:
         parts.append("seeds " + ", ".join(f"{s}: {v:.4f}" for s, v in cell.by_seed))
@@ -104,11 +105,15 @@ def _cell_title(cell, metric: str) -> str:
     return "; ".join(parts)
 
 
-def task_tables(table: ComparisonTable, methods_of: Mapping[str, str]) -> list[TaskTable]:
+def task_tables(
+    table: ComparisonTable, methods_of: Mapping[str, str], names: Names | None = None
+) -> list[TaskTable]:
     """One table per task: rows are the table's method variants, columns dataset x bits.
 
-    methods_of: row label -> stored method name (reported rows have none).
+    methods_of: row label -> stored method name (reported rows have none). names: how methods
+    and tasks are shown (default: as stored).
     """
+    names = names or Names.cli()
     groups: list[tuple[str, int]] = []
     for dataset, _ in table.columns:
         if groups and groups[-1][0] == dataset:
@@ -134,9 +139,10 @@ def task_tables(table: ComparisonTable, methods_of: Mapping[str, str]) -> list[T
                     )
                 )
             reported = row[1] not in methods_of
+            marks = table.method_label(row[1])[len(row[1]) :]  # "*", "‡"
             rows.append(
                 RowView(
-                    label=row[1] if reported else table.method_label(row[1]),
+                    label=row[1] if reported else names.method(row[1]) + marks,
                     method=methods_of.get(row[1]),
                     reported=reported,
                     cells=tuple(cells),
@@ -145,7 +151,7 @@ def task_tables(table: ComparisonTable, methods_of: Mapping[str, str]) -> list[T
         out.append(
             TaskTable(
                 task=task,
-                name=TASK_NAMES.get(task, task),
+                name=names.task(task),
                 columns=tuple(table.columns),
                 groups=tuple(groups),
                 rows=tuple(rows),

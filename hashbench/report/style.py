@@ -120,7 +120,7 @@ def figure_size(layout: str, rows: int = 1, row_height: float | None = None) -> 
         raise ValueError(f"layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     width = LAYOUTS[layout]
     height = row_height if row_height is not None else (2.3 if layout == "two-column" else 2.0)
-    return width, height * rows + 0.45  # + room for the legend above the panels
+    return width, height * rows + 0.45  # + room for the legend under the panels
 
 
 def paper_rc() -> dict[str, object]:
@@ -128,6 +128,7 @@ def paper_rc() -> dict[str, object]:
     return {
         "font.size": 8,
         "axes.titlesize": 8,
+        "figure.titlesize": 9,
         "axes.labelsize": 8,
         "xtick.labelsize": 7,
         "ytick.labelsize": 7,

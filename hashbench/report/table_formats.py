@@ -6,7 +6,9 @@ import csv
 import io
 
 from hashbench.errors import InputError
-from hashbench.report.comparison import MARK_NAMES, TASK_NAMES, Cell, ComparisonTable
+from hashbench.report.comparison import MARK_NAMES, Cell, ComparisonTable
+from hashbench.report.latex_text import latex_escape, latex_note
+from hashbench.report.names import Names
 
 LATEX_MARK_STYLES = {
     "bold": r"\textbf{%s}",
@@ -41,8 +43,18 @@ def format_cell(
     return text
 
 
-def to_markdown(table: ComparisonTable) -> str:
-    header = ["Task", "Method", *(f"{d} {b} bits" for d, b in table.columns)]
+def _marked(table: ComparisonTable, method: str, names: Names, pair: str, sup: str) -> str:
+    """The row's method, as `names` shows it, with the pair-fused and supervised marks."""
+    marks = pair if method in table.pair_fused else ""
+    marks += sup if method in table.supervised else ""
+    return names.method(method) + marks
+
+
+def to_markdown(table: ComparisonTable, names: Names | None = None) -> str:
+    """A Markdown table and its footnotes, one paragraph each. `names`: display names of
+    methods, datasets and tasks (default: the command-line names)."""
+    names = names or Names.cli()
+    header = ["Task", "Method", *(f"{names.dataset(d)} {b} bits" for d, b in table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task, method in table.rows:
         cells = []
@@ -52,12 +64,11 @@ def to_markdown(table: ComparisonTable) -> str:
             if cell is not None and cell.rank:
                 text = MARKDOWN_MARKS[cell.rank - 1] % text
             cells.append(text)
-        lines.append(
-            "| "
-            + " | ".join([TASK_NAMES.get(task, task), table.method_label(method), *cells])
-            + " |"
-        )
-    return "\n".join(lines + ["", MARKDOWN_LEGEND, *table.notes()])
+        row = [names.task(task), _marked(table, method, names, "\\*", "‡"), *cells]
+        lines.append("| " + " | ".join(row) + " |")
+    # a line starting "* " would be a list item: escape the pair-fused mark
+    notes = [MARKDOWN_LEGEND, *(f"\\{n}" if n.startswith("* ") else n for n in table.notes())]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes)
 
 
 def to_csv(table: ComparisonTable) -> str:
@@ -111,26 +122,26 @@ def to_csv(table: ComparisonTable) -> str:
     return buffer.getvalue()
 
 
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "_": r"\_",
-    "%": r"\%",
-    "&": r"\&",
-    "#": r"\#",
-    "$": r"\$",
-    "{": r"\{",
-    "}": r"\}",
+_LATEX_MARK_WORDS = {
+    "bold": "in bold",
+    "underline": "underlined",
+    "italic": "in italics",
+    "plain": "plain",
 }
 
 
-def _latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+def to_latex(
+    table: ComparisonTable,
+    marks: tuple[str, ...] = DEFAULT_LATEX_MARKS,
+    names: Names | None = None,
+) -> str:
+    r"""A booktabs tabular (one column group per dataset, one column per code length), then
+    its footnotes as a `\footnotesize` block that prints under the table: what the values are,
+    the marks, and every symbol used (pair-fused *, supervised ‡, reported †, ±).
 
-
-def to_latex(table: ComparisonTable, marks: tuple[str, ...] = DEFAULT_LATEX_MARKS) -> str:
-    """A booktabs tabular: one column group per dataset, one column per code length.
-
-    marks: the style of best / second / third, each one of LATEX_MARK_STYLES.
+    marks: the style of best / second / third, each one of LATEX_MARK_STYLES. names: display
+    names of methods, datasets and tasks (default: the command-line names). Needs
+    `\usepackage{booktabs}`; nothing else.
     """
     for style in marks:
         if style not in LATEX_MARK_STYLES:
@@ -139,32 +150,30 @@ def to_latex(table: ComparisonTable, marks: tuple[str, ...] = DEFAULT_LATEX_MARK
             )
     if len(marks) != len(MARK_NAMES):
         raise InputError(f"--marks needs {len(MARK_NAMES)} styles (best,second,third)")
+    names = names or Names.cli()
     datasets = []
     for dataset, _ in table.columns:
         if dataset not in datasets:
             datasets.append(dataset)
     spans = {d: sum(1 for c in table.columns if c[0] == d) for d in datasets}
-    out = [
-        r"\begin{tabular}{ll" + "c" * len(table.columns) + "}",
-        r"\toprule",
-        r"Task & Method & "
-        + " & ".join(rf"\multicolumn{{{spans[d]}}}{{c}}{{{_latex_escape(d)}}}" for d in datasets)
-        + r" \\",
-    ]
+    groups = " & ".join(
+        rf"\multicolumn{{{spans[d]}}}{{c}}{{{latex_escape(names.dataset(d))}}}" for d in datasets
+    )
+    out = [r"\begin{tabular}{ll" + "c" * len(table.columns) + "}", r"\toprule"]
+    out.append(r" & & " + groups + r" \\")
     start = 3
     rules = []
     for d in datasets:
         rules.append(rf"\cmidrule(lr){{{start}-{start + spans[d] - 1}}}")
         start += spans[d]
     out.append(" ".join(rules))
-    out.append(" & & " + " & ".join(str(b) for _, b in table.columns) + r" \\")
+    out.append(r"Task & Method & " + " & ".join(f"{b} bits" for _, b in table.columns) + r" \\")
     out.append(r"\midrule")
     previous_task = None
     for task, method in table.rows:
         if previous_task is not None and task != previous_task:
             out.append(r"\midrule")
-        label = TASK_NAMES.get(task, task).replace("->", r"$\rightarrow$")
-        shown_task = label if task != previous_task else ""
+        shown_task = latex_escape(names.task(task)) if task != previous_task else ""
         cells = []
         for column in table.columns:
             cell = table.value((task, method), column)
@@ -174,25 +183,31 @@ def to_latex(table: ComparisonTable, marks: tuple[str, ...] = DEFAULT_LATEX_MARK
             if cell is not None and cell.rank:
                 text = LATEX_MARK_STYLES[marks[cell.rank - 1]] % text
             cells.append(text)
-        method_label = _latex_escape(method) + "".join(
-            symbol
-            for symbol, rows in (("$^*$", table.pair_fused), (r"$^\ddagger$", table.supervised))
-            if method in rows
-        )
-        out.append(" & ".join([shown_task, method_label, *cells]) + r" \\")
+        label = latex_escape(names.method(method))
+        label += "$^{*}$" if method in table.pair_fused else ""
+        label += r"$^{\ddagger}$" if method in table.supervised else ""
+        out.append(" & ".join([shown_task, label, *cells]) + r" \\")
         previous_task = task
     out += [r"\bottomrule", r"\end{tabular}"]
-    legend = ", ".join(f"{name}: {style}" for name, style in zip(MARK_NAMES, marks, strict=True))
-    out.append(f"% marks per column and task: {legend}")
-    out.extend("% " + note for note in table.notes())
+    words = [_LATEX_MARK_WORDS[style] for style in marks]
+    legend = (
+        f"Values: {names.metric(table.metric)}, mean over seeds. Best per column and task "
+        f"{words[0]}, second {words[1]}, third {words[2]}; a column with one method is not "
+        "ranked."
+    )
+    notes = [latex_escape(legend), *(latex_note(note) for note in table.notes())]
+    out += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
+    out += [note + r"\par" for note in notes]
+    out.append(r"\end{minipage}")
     return "\n".join(out) + "\n"
 
 
-def to_rich(table: ComparisonTable, title: str | None = None):
-    """A rich Table for the terminal."""
+def to_rich(table: ComparisonTable, title: str | None = None, names: Names | None = None):
+    """A rich Table for the terminal (`names`: default, the command-line names)."""
     from rich.markup import escape
     from rich.table import Table
 
+    names = names or Names.cli()
     legend = "Marks: " + ", ".join(
         f"[{style}]{name}[/]" for name, style in zip(MARK_NAMES, RICH_MARK_STYLES, strict=True)
     )
@@ -201,7 +216,7 @@ def to_rich(table: ComparisonTable, title: str | None = None):
     out.add_column("Task")
     out.add_column("Method")
     for dataset, bits in table.columns:
-        out.add_column(escape(f"{dataset}\n{bits} bits"), justify="right")
+        out.add_column(escape(f"{names.dataset(dataset)}\n{bits} bits"), justify="right")
     previous_task = None
     for task, method in table.rows:
         cells = []
@@ -211,7 +226,7 @@ def to_rich(table: ComparisonTable, title: str | None = None):
             if cell is not None and cell.rank:
                 text = f"[{RICH_MARK_STYLES[cell.rank - 1]}]{text}[/]"
             cells.append(text)
-        shown = TASK_NAMES.get(task, task) if task != previous_task else ""
-        out.add_row(escape(shown), escape(table.method_label(method)), *cells)
+        shown = names.task(task) if task != previous_task else ""
+        out.add_row(escape(shown), escape(_marked(table, method, names, "*", "‡")), *cells)
         previous_task = task
     return out

@@ -77,8 +77,8 @@ def validation_score(
 
 @contextmanager
 def untouched(method: Method) -> Iterator[None]:
-    """Run the block (an evaluation), then give the method's modules their train/eval modes
-    and every random generator its state back."""
+    """Run the block (an evaluation) with the method's modules in eval mode, then give them
+    their train/eval modes and every random generator its state back."""
     values = list(vars(method).values())
     for v in list(values):  # one level into containers: {"image": net, ...}, [net, ...]
         if isinstance(v, dict):
@@ -89,6 +89,8 @@ def untouched(method: Method) -> Iterator[None]:
     modes = [[(sub, sub.training) for sub in m.modules()] for m in modules]
     states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    for module in modules:  # as after fit: no dropout, batch norm statistics left alone
+        module.eval()
     try:
         yield
     finally:

@@ -31,7 +31,7 @@ from hashbench.runner.encoding import guard as _guard
 from hashbench.runner.epochs import EpochMonitor, PruningRule, TrialPruned
 from hashbench.runner.profiling import profile_method
 from hashbench.runner.progress import ItemCounter, Step
-from hashbench.runner.spec import RunSpec, resolve_params, run_id
+from hashbench.runner.spec import RunSpec, complete_params, resolve_params, run_id
 from hashbench.runner.tensors import private_tensor, private_tensors
 from hashbench.seeding import deterministic_torch, seed_everything
 from hashbench.store import RunRecord
@@ -75,8 +75,12 @@ class PlannedRun:
         dataset_label: str | None = None,
         origin: Mapping[str, str | None] | None = None,
     ) -> PlannedRun:
-        """Resolve `spec`'s parameters (budget, protocol, overrides) and its content id."""
+        """Resolve `spec`'s parameters (budget, protocol, overrides, then the values the method
+        derives from the run: `Method.complete_params`) and its content id."""
         params = resolve_params(method_cls, dataset.protocol, spec.budget, spec.overrides)
+        params = complete_params(
+            method_cls, params, spec.bits, dataset.feature_dims, dataset.input_shapes
+        )
         return cls(
             spec=spec,
             dataset_label=dataset_label or dataset.name,

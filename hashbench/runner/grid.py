@@ -70,6 +70,7 @@ class GridOutcome:
     skipped: int = 0
     failed: list[tuple[PlannedRun, str]] = field(default_factory=list)  # (run, one-line error)
     elsewhere: list[PlannedRun] = field(default_factory=list)  # claimed by another process
+    ran: list[str] = field(default_factory=list)  # ids of the runs this process executed
 
 
 def dataset_label(name: str, scale: float) -> str:
@@ -263,6 +264,7 @@ def run_plans(
         try:
             for result in executor.map(claimed_tasks(), driver):
                 plan = by_id[result.task.run_id]
+                outcome.ran.append(plan.run_id)
                 try:
                     if result.ok:
                         result.record.protocol = plan.protocol

@@ -18,6 +18,7 @@ from hashbench.profile import (
     benchmark_inference,
     profile_model,
 )
+from hashbench.runner.spec import complete_params
 from hashbench.runner.tensors import private_tensor, private_tensors
 from hashbench.seeding import seed_everything
 from hashbench.store import ResultStore
@@ -118,7 +119,13 @@ def fresh_profile(
     do, so the report says the model is not a trained result.
     """
     seed_everything(seed)
-    params = method_cls.resolve_params(dataset.protocol, "quick")
+    params = complete_params(
+        method_cls,
+        method_cls.resolve_params(dataset.protocol, "quick"),
+        bits,
+        dataset.feature_dims,
+        dataset.input_shapes,
+    )
     context = MethodContext(
         bits=bits,
         params=params,

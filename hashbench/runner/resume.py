@@ -47,7 +47,8 @@ def run_command(about: Mapping[str, Any]) -> str | None:
     trial: its study's `hashbench tune` command resumes it). Options of the original command
     that do not change the run (data root, device, executor) are not known here."""
     protocol = about.get("protocol", "default")
-    if not about.get("method") or protocol not in ("default", "tuned"):
+    needed = ("method", "dataset", "bits", "seed", "budget")
+    if any(about.get(key) is None for key in needed) or protocol not in ("default", "tuned"):
         return None
     args = [
         "hashbench", "run",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hashbench.codes import MAX_BITS
-from hashbench.errors import InputError
+from hashbench.errors import InputError, PluginError
 from hashbench.methods import BUDGETS, Method
 from hashbench.params import check_value, coerce
 
@@ -127,6 +127,31 @@ def resolve_params(
         check_value(name, key, value, method_cls.param_ranges.get(key))
         params[key] = value
     return params
+
+
+def complete_params(
+    method_cls: type[Method],
+    params: Mapping[str, Any],
+    bits: int,
+    feature_dims: Mapping[str, int],
+    input_shapes: Mapping[str, tuple[int, ...]],
+) -> dict[str, Any]:
+    """`Method.complete_params`: run-dependent values filled in (the stored parameters are the
+    ones used), checked to keep the same names."""
+    name = method_cls.info.name
+    try:
+        done = method_cls.complete_params(
+            dict(params), bits=bits, feature_dims=dict(feature_dims), input_shapes=input_shapes
+        )
+    except Exception as exc:
+        raise PluginError(
+            f"method '{name}' raised in complete_params: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(done, Mapping) or set(done) != set(params):
+        raise PluginError(
+            f"method '{name}': complete_params must return the parameters with the same names"
+        )
+    return dict(done)
 
 
 def run_id(spec: RunSpec, params: Mapping[str, Any], dataset_fingerprint: str) -> str:

@@ -154,7 +154,7 @@ def tune_grid(
                 for p, m in result.failed
                 if p.protocol != "trial"
             )
-            return result.elsewhere
+            return result.elsewhere, set(result.ran)
 
         return wait_and_run(run, settings.poll_s)
 
@@ -207,7 +207,9 @@ def run_tuned_grid(
             raise InputError(
                 f"--tuned: no tuning study of {s.method} on {base.dataset_label} at {s.bits} "
                 f"bits ({s.budget} budget) in {store.path}; run `hashbench tune --methods "
-                f"{s.method} --dataset {s.dataset} --bits {s.bits} --budget {s.budget}` first"
+                f"{s.method} --dataset {s.dataset} --bits {s.bits} --budget {s.budget}"
+                + (f" --scale {grid.scale:g}" if grid.scale != 1.0 else "")
+                + "` first"
             )
         plans.append(tuned_plan(base, loaded[base.spec.dataset], tuning))
     observer.grid_started(len(plans))

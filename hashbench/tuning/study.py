@@ -17,6 +17,7 @@ the completed trials' scores after epoch e), so it is as deterministic as the re
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -47,7 +48,7 @@ class TrialResult:
     value: float | None = None
     curve: list[tuple[int, float]] = field(default_factory=list)
     error: str = ""
-    reused: bool = False  # found in the store rather than run by this process
+    reused: bool = False  # not executed by this process (stored before, or by another one)
 
 
 @dataclass
@@ -123,8 +124,9 @@ class Study:
         return replace(plan, run_id=run_id, protocol="trial", tuning=tuning, pruning=rule)
 
 
-# (plans to run) -> None: runs what the store lacks, waiting for runs other processes hold
-Executes = Callable[[Sequence[PlannedRun]], None]
+# (plans) -> ids of the runs this process executed: runs what the store lacks, waiting for
+# the runs other processes hold
+Executes = Callable[[Sequence[PlannedRun]], set[str]]
 
 
 def replay(
@@ -153,12 +155,12 @@ def replay(
             asked.append((trial, study.trial_plan(number, values, rule), values))
         plans = [plan for _, plan, _ in asked]
         statuses = store.statuses([p.run_id for p in plans])
-        reused = {p.run_id for p in plans if statuses.get(p.run_id) == "done"}
-        if execute is not None and len(reused) < len(plans):
-            execute(plans)
+        ran: set[str] = set()
+        if execute is not None and any(statuses.get(p.run_id) != "done" for p in plans):
+            ran = execute(plans)
             statuses = store.statuses([p.run_id for p in plans])
         for trial, plan, values in asked:
-            result = TrialResult(trial.number, values, plan.run_id, reused=plan.run_id in reused)
+            result = TrialResult(trial.number, values, plan.run_id, reused=plan.run_id not in ran)
             status = statuses.get(plan.run_id)
             if status is None or (status == "failed" and execute is None):
                 return optuna_study  # not in the store (yet): a partial replay ends here
@@ -184,7 +186,8 @@ def _tell(
     if record.status != "done":
         result.state = "failed"
         lines = record.error.strip().splitlines()
-        result.error = lines[-1] if lines else "failed"
+        # the traceback's last line, without the exception's module: "PluginError: ..."
+        result.error = re.sub(r"^[\w.]+\.(\w+: )", r"\1", lines[-1]) if lines else "failed"
         optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
     elif "pruned" in record.metrics:
         result.state = "pruned"
@@ -197,16 +200,19 @@ def _tell(
 
 
 def wait_and_run(
-    run: Callable[[Sequence[PlannedRun]], list[PlannedRun]], poll_s: float
+    run: Callable[[Sequence[PlannedRun]], tuple[list[PlannedRun], set[str]]], poll_s: float
 ) -> Executes:
-    """An `Executes` from `run` (which returns the plans another process holds): run what is
-    free, then wait for the others' results, taking over any whose owner died."""
+    """An `Executes` from `run` (which returns the plans another process holds and the ids it
+    executed): run what is free, then wait for the others' results, taking over any whose
+    owner died."""
 
-    def execute(plans: Sequence[PlannedRun]) -> None:
-        pending = list(plans)
+    def execute(plans: Sequence[PlannedRun]) -> set[str]:
+        pending, executed = list(plans), set()
         while pending:
-            pending = run(pending)
+            pending, ran = run(pending)
+            executed |= ran
             if pending:
                 time.sleep(poll_s)
+        return executed
 
     return execute

@@ -146,9 +146,16 @@ class LossLog:
     def __init__(self, names: tuple[str, ...], epochs: int, device: torch.device) -> None:
         self.names = names
         self.sums = torch.zeros(epochs, len(names), device=device)
+        self.batches = [0] * epochs
 
     def add(self, epoch: int, *values: torch.Tensor) -> None:
         self.sums[epoch] += torch.stack([v.detach() for v in values])
+        self.batches[epoch] += 1
+
+    def mean(self, epoch: int, name: str) -> torch.Tensor:
+        """The epoch's mean of one loss over its batches, still on the device (for
+        `Method.epoch_end(..., loss=...)`, which reads it once per epoch)."""
+        return self.sums[epoch, self.names.index(name)] / max(1, self.batches[epoch])
 
     def history(self) -> dict[str, list[float]]:
         """One host transfer, after training: {name: per-epoch sum}."""

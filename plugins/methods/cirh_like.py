@@ -321,7 +321,8 @@ class CIRHLike(Method):
                 loss.backward()
                 opt_hash.step()
                 log2.add(epoch, loss)
-            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
+            # progress (the hash stage's loss); a tuning trial's validation / pruning
+            self.epoch_end(epoch, epochs, loss=log2.mean(epoch, "stage2"))
         self.stage1.eval()
         self.hash_nets.eval()
         self.loss_history = {**log1.history(), **log2.history()}

@@ -338,7 +338,8 @@ class DDSSLike(Method):
                 lrs.append(opt_rest.param_groups[0]["lr"])
                 schedule.step()
                 log.add(epoch, loss_inter, loss_intra, loss_sem, loss_hash, loss)
-            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
+            # progress; a tuning trial's validation / pruning
+            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "total"))
         for module in (self.fusion, self.graph_layers, self.heads):
             module.eval()
         self.loss_history = log.history()

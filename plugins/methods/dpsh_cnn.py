@@ -144,6 +144,7 @@ class DPSHCNN(Method):
         self.model.train()
         for epoch in range(epochs):
             order = torch.randperm(len(x), generator=generator).to(self.device)
+            epoch_loss, batches = torch.zeros((), device=self.device), 0  # for progress only
             for start in range(0, len(x), batch):
                 idx = order[start : start + batch]
                 if len(idx) < 2:
@@ -157,7 +158,8 @@ class DPSHCNN(Method):
                 loss.backward()
                 opt.step()
                 sched.step()
-            self.epoch_end(epoch, epochs)
+                epoch_loss, batches = epoch_loss + loss.detach(), batches + 1
+            self.epoch_end(epoch, epochs, loss=epoch_loss / max(1, batches))
         self.model.eval()
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:

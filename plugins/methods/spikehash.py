@@ -328,6 +328,13 @@ class SpikeHash(Method):
         "epochs": hashbench.UpToBudget(2),
     }
 
+    @classmethod
+    def complete_params(cls, params, *, bits, feature_dims, input_shapes):
+        """`time_steps: None` is the paper's T for the code length: store the T used."""
+        if params.get("time_steps") is None:
+            params["time_steps"] = default_time_steps(bits)
+        return params
+
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
@@ -414,7 +421,8 @@ class SpikeHash(Method):
                 losses[-1].backward()
                 opt.step()
                 log.add(epoch, *losses)
-            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
+            # progress; a tuning trial's validation / pruning
+            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "total"))
         self._recalibrate_batch_norm(x_img[:n], x_txt[:n], batch_size)
         self.net.eval()
         self.net.reset_state()

@@ -491,6 +491,14 @@ class Spikinghash(Method):
         "beta": hashbench.Float(0.1, 3.0, log=True),
     }
 
+    @classmethod
+    def complete_params(cls, params, *, bits, feature_dims, input_shapes):
+        """Event data run for their own frame count, not `time_steps`: store the T used."""
+        shapes = [tuple(s) for s in input_shapes.values()]
+        if len(shapes) == 1 and len(shapes[0]) == 4:
+            params["time_steps"] = int(shapes[0][0])
+        return params
+
     def _shape(self, dim: int) -> tuple[int, ...]:
         shapes = dict(self.context.input_shapes)
         if len(shapes) == 1:

@@ -249,7 +249,8 @@ class UCMFH(Method):
                 lrs.append(opt_heads.param_groups[0]["lr"])
                 schedule.step()
                 log.add(epoch, loss_fusion, loss_hash, loss)
-            self.epoch_end(epoch, epochs)  # progress; a tuning trial's validation / pruning
+            # progress; a tuning trial's validation / pruning
+            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "total"))
         self.fusion.eval()
         self.heads.eval()
         self.loss_history = log.history()

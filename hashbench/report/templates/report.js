@@ -6,12 +6,14 @@
  *   ?filter=KEY:V1|V2;KEY2:V3          start with only these values (KEY: dataset, bits,
  *                                      task, method)
  *   ?bench=1                           time sorts and filters; results on <body data-bench-*>
- * On load <body> gets data-ready="1" and data-figures="N" (figures drawn with a size). */
+ * On load <body> gets data-ready="1", data-figures="N" (figures drawn with a size) and the
+ * milliseconds of the script (data-init-ms) and since navigation start (data-ready-ms). */
 (function () {
   "use strict";
   var KEYS = ["dataset", "bits", "task", "method"];
   var selected = {};
   var items = [];
+  var collator = new Intl.Collator(undefined, { numeric: true });  // one, not one per compare
 
   function collect() {
     var found = document.querySelectorAll(
@@ -82,7 +84,7 @@
         return a[0] === null ? 1 : -1;  // missing values last, either direction
       }
       var c = typeof a[0] === "number" && typeof b[0] === "number"
-        ? a[0] - b[0] : String(a[0]).localeCompare(String(b[0]), undefined, { numeric: true });
+        ? a[0] - b[0] : collator.compare(String(a[0]), String(b[0]));
       return c !== 0 ? sign * c : a[1] - b[1];
     });
     var frag = document.createDocumentFragment();
@@ -193,6 +195,7 @@
     }).length;
     document.body.setAttribute("data-figures", String(drawn));
     document.body.setAttribute("data-init-ms", (performance.now() - t0).toFixed(1));
+    document.body.setAttribute("data-ready-ms", performance.now().toFixed(0));  // since navigation
     if (params.get("bench")) { bench(); }
     document.body.setAttribute("data-ready", "1");
   }
