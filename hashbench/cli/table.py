@@ -215,6 +215,7 @@ def table(
         tie_range=tie_range,
         reference=load_reference(reference_dir) if reference else (),
         supervised=_supervised_methods(app, records),
+        notes=_tuning_notes(records),
     )
     if significance == "seeds" and all(c.n < 2 for c in comparison.cells.values() if c.n):
         stderr.print(
@@ -243,3 +244,12 @@ def _supervised_methods(app, records) -> set[str]:
         for name in {r.method for r in records}
         if name in methods and methods[name].info.supervision == "supervised"
     }
+
+
+def _tuning_notes(records) -> list[str]:
+    """Footnotes naming how tuned rows were tuned (trials, sampler, validation split)."""
+    if not any(r.protocol == "tuned" for r in records):
+        return []
+    from hashbench.tuning.report import protocol_footnotes
+
+    return protocol_footnotes(records)
