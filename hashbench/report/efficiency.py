@@ -156,11 +156,17 @@ def render_efficiency(
         (names.method(r.method), names.dataset(r.dataset), *r.cells()[2:]) for r in rows
     ]
     notes = efficiency_notes(rows, energy)
+    # the cells are formatted already: no re-parsing ("0.30" stays "0.30"), numbers right-aligned
+    layout = {
+        "headers": EFFICIENCY_COLUMNS,
+        "disable_numparse": True,
+        "colalign": ("left", "left") + ("right",) * (len(EFFICIENCY_COLUMNS) - 2),
+    }
     if fmt == "markdown":
-        return tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="github") + "".join(
+        return tabulate(cells, tablefmt="github", **layout) + "".join(
             f"\n\n{note}" for note in notes
         )
-    body = tabulate(cells, headers=EFFICIENCY_COLUMNS, tablefmt="latex_booktabs")
+    body = tabulate(cells, tablefmt="latex_booktabs", **layout)
     block = "\n".join(latex_escape(note) + r"\par" for note in notes)
     return (
         f"{body}\n\\par\\smallskip\n\\begin{{minipage}}{{\\linewidth}}\\footnotesize\n"

@@ -69,13 +69,16 @@ class Style:
 
     def kwargs(self) -> dict[str, object]:
         """Keyword arguments of `Axes.plot` / `errorbar`."""
-        return {
+        out: dict[str, object] = {
             "color": self.color,
             "marker": self.marker,
             "linestyle": self.linestyle,
             "markerfacecolor": self.color if self.filled else "white",
             "markeredgecolor": self.color,
         }
+        if self.marker == "*":  # a star looks smaller than a square of the same size
+            out["markersize"] = 6.5
+        return out
 
 
 def _stable(text: str) -> int:
