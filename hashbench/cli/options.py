@@ -34,6 +34,35 @@ def name_filters(command):
     )
 
 
+def record_filters(command):
+    """Add --datasets, --methods, --bits, --budget and --protocol: which stored runs to show."""
+    command = click.option(
+        "--protocol",
+        type=click.Choice(["default", "tuned"]),
+        default=None,
+        help="Only runs at default or at tuned parameters [default: both, side by side].",
+    )(command)
+    command = click.option(
+        "--budget", default=None, help="Only runs of this budget (paper or quick)."
+    )(command)
+    command = click.option(
+        "--bits", default=None, help="Only these code lengths (comma-separated)."
+    )(command)
+    return name_filters(command)
+
+
+def sweep_file_option(help_text: str):
+    """--config FILE: a TOML file whose values become the command's option defaults."""
+    return click.option(
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=lambda ctx, param, value: apply_sweep_file(ctx, value),
+        help=help_text,
+    )
+
+
 def split(value: str) -> list[str]:
     """The non-empty, stripped items of a comma-separated list."""
     return [item.strip() for item in value.split(",") if item.strip()]

@@ -20,8 +20,8 @@ from hashbench.cli.options import (
     display_names,
     energy_model,
     existing_store_path,
-    name_filters,
     open_store,
+    record_filters,
     split,
     split_or_none,
     store_option,
@@ -42,15 +42,7 @@ if TYPE_CHECKING:
     help="Folder of the site (index.html) [default: report/ beside the store].",
 )
 @click.option("--metric", default="map@50", show_default=True, help="Stored metric to show.")
-@name_filters
-@click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
-@click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
-@click.option(
-    "--protocol",
-    type=click.Choice(["default", "tuned"]),
-    default=None,
-    help="Only runs at default or at tuned parameters [default: both, side by side].",
-)
+@record_filters
 @click.option(
     "--significance",
     type=click.Choice(["queries", "seeds"]),

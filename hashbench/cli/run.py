@@ -17,13 +17,13 @@ from rich.markup import escape
 
 from hashbench.cli.app import App, main, stderr, stdout
 from hashbench.cli.options import (
-    apply_sweep_file,
     dataset_options_kwargs,
     existing_store_path,
     open_store,
     real_data_options,
     split,
     store_option,
+    sweep_file_option,
 )
 from hashbench.errors import InputError
 
@@ -32,14 +32,7 @@ if TYPE_CHECKING:
 
 
 @main.command()
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    is_eager=True,
-    expose_value=False,
-    callback=lambda ctx, param, value: apply_sweep_file(ctx, value),
-    help="A TOML file of these options (see docs/scheduler.md); options given here win.",
-)
+@sweep_file_option("A TOML file of these options (see docs/scheduler.md); options given here win.")
 @click.option("--methods", "-m", required=True, help="Comma-separated method names.")
 @click.option(
     "--dataset", "-d", "datasets", required=True, help="Dataset name(s), comma-separated."

@@ -15,8 +15,8 @@ from hashbench.cli.options import (
     display_names,
     energy_model,
     existing_store_path,
-    name_filters,
     open_store,
+    record_filters,
     split,
     split_or_none,
     store_option,
@@ -46,15 +46,7 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
 @main.command()
 @store_option
 @click.option("--metric", default="map@50", show_default=True, help="Stored metric to show.")
-@name_filters
-@click.option("--bits", default=None, help="Only these code lengths (comma-separated).")
-@click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
-@click.option(
-    "--protocol",
-    type=click.Choice(["default", "tuned"]),
-    default=None,
-    help="Only runs at default or at tuned parameters [default: both, side by side].",
-)
+@record_filters
 @click.option("--latex", "fmt", flag_value="latex", help="Print a LaTeX (booktabs) tabular.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV (one line per cell).")

@@ -14,12 +14,12 @@ from tabulate import tabulate
 
 from hashbench.cli.app import App, main, stderr
 from hashbench.cli.options import (
-    apply_sweep_file,
     dataset_options_kwargs,
     existing_store_path,
     open_store,
     real_data_options,
     split,
+    sweep_file_option,
 )
 from hashbench.data.validation import DEFAULT_FRACTION, DEFAULT_MAX_QUERIES, primary_score
 from hashbench.errors import InputError
@@ -89,14 +89,7 @@ def _short(value: object) -> str:
 
 
 @main.command()
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    is_eager=True,
-    expose_value=False,
-    callback=lambda ctx, param, value: apply_sweep_file(ctx, value),
-    help="A TOML file of these options; options given here win.",
-)
+@sweep_file_option("A TOML file of these options; options given here win.")
 @click.option("--methods", "-m", default=None, help="Comma-separated method names.")
 @click.option("--dataset", "-d", "datasets", default=None, help="Dataset name(s).")
 @click.option("--bits", "-b", default="16,32,64,128", show_default=True, help="Code lengths.")

@@ -36,7 +36,8 @@ class LeaseKeeper:
             self._active.discard(run_id)
 
     def _beat(self) -> None:
-        with ResultStore(self.store_path) as store:
+        # created by the first claim, never here (an unusable path fails the sweep, not this)
+        with ResultStore(self.store_path, defer_create=True) as store:
             while not self._stop.wait(self.lease_s / 3):
                 with self._lock:
                     active = sorted(self._active)
