@@ -158,7 +158,8 @@ def metric_vs_bits(
             bits = sorted(per_bits)
             means = [statistics.fmean(per_bits[b]) for b in bits]
             stds = [statistics.stdev(per_bits[b]) if len(per_bits[b]) > 1 else 0 for b in bits]
-            ax.errorbar(bits, means, yerr=stds, ms=4, capsize=2, label=label, **_style(label))
+            style = {"markersize": 4, **_style(label)}  # the method's style wins
+            ax.errorbar(bits, means, yerr=stds, capsize=2, label=label, **style)
         ax.set_xscale("log", base=2)
         ax.set_xticks(all_bits, [str(b) for b in all_bits])
         ax.minorticks_off()
