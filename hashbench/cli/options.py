@@ -13,6 +13,7 @@ from hashbench.runner.sweep_config import load_sweep
 
 if TYPE_CHECKING:  # imported where used: `--help` never loads numpy or torch
     from hashbench.profile import EnergyModel
+    from hashbench.runner.grid import GridSpec
     from hashbench.store import ResultStore
 
 # hashbench.data.files.DATA_ENV, spelled out so that building the options imports no numpy
@@ -210,3 +211,48 @@ def display_names(app: Any, mode: str | None):
         return Names.from_registry(app.registry())
     except HashbenchError:  # plugins that do not load: their names stay as stored
         return Names()
+
+
+def build_grid(
+    method_names: list[str],
+    dataset_names: list[str],
+    bits: str,
+    seeds: str,
+    budget: str,
+    params: tuple[str, ...],
+    scale: float,
+) -> GridSpec:
+    """The grid of the options `run` and `status` share."""
+    from hashbench.runner.grid import GridSpec
+    from hashbench.runner.spec import (
+        parse_bits,
+        parse_budgets,
+        parse_param_overrides,
+        parse_seeds,
+    )
+
+    return GridSpec(
+        methods=method_names,
+        datasets=dataset_names,
+        bits=parse_bits(split(bits)),
+        seeds=parse_seeds(split(seeds)),
+        budgets=parse_budgets(split(budget)),
+        overrides=parse_param_overrides(params, method_names),
+        scale=scale,
+    )
+
+
+def prepare_grid(app: Any, grid: GridSpec, device: str, data_options: dict) -> tuple[Any, GridSpec]:
+    """The registry, with every name of the grid checked (unknown names fail before any data is
+    loaded), and the grid with the dataset options of the command line."""
+    import dataclasses
+
+    from hashbench.seeding import resolve_device
+
+    registry = app.registry()
+    for name in grid.methods:
+        registry.method(name)
+    for name in grid.datasets:
+        registry.dataset(name)
+    kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
+    return registry, dataclasses.replace(grid, dataset_options=kwargs)

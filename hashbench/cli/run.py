@@ -7,7 +7,6 @@ The runner, torch, the report and the tuning code are imported inside the comman
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,9 +16,10 @@ from rich.markup import escape
 
 from hashbench.cli.app import App, main, stderr, stdout
 from hashbench.cli.options import (
-    dataset_options_kwargs,
+    build_grid,
     existing_store_path,
     open_store,
+    prepare_grid,
     real_data_options,
     split,
     store_option,
@@ -28,7 +28,7 @@ from hashbench.cli.options import (
 from hashbench.errors import InputError
 
 if TYPE_CHECKING:
-    from hashbench.runner.grid import GridSpec
+    pass
 
 
 @main.command()
@@ -137,14 +137,8 @@ def run(
     method_names, dataset_names = split(methods), split(datasets)
     if not method_names or not dataset_names:
         raise InputError("--methods and --dataset each need at least one name")
-    grid = _grid(method_names, dataset_names, bits, seeds, budget, params, scale)
-    registry = app.registry()
-    for name in method_names:
-        registry.method(name)
-    for name in dataset_names:
-        registry.dataset(name)
-    kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
-    grid = dataclasses.replace(grid, dataset_options=kwargs)
+    grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale)
+    registry, grid = prepare_grid(app, grid, device, data_options)
     options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
     settings = ExecutorSettings(workers=workers, address=address, block=app.block)
     runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
@@ -224,7 +218,7 @@ def status(
         if methods or datasets:
             if not (methods and datasets):
                 raise InputError("status of a grid needs both --methods and --dataset")
-            grid = _grid(split(methods), split(datasets), bits, seeds, budget, params, scale)
+            grid = build_grid(split(methods), split(datasets), bits, seeds, budget, params, scale)
             cells = grid_status(grid, app.registry(), results)
             rows = [
                 (p.spec.method, p.dataset_label, p.spec.bits, p.spec.seed, state, p.run_id)
@@ -270,32 +264,3 @@ def status(
         )
         if show_traceback:
             click.echo(record.error)
-
-
-def _grid(
-    method_names: list[str],
-    dataset_names: list[str],
-    bits: str,
-    seeds: str,
-    budget: str,
-    params: tuple[str, ...],
-    scale: float,
-) -> GridSpec:
-    """The grid of the options `run` and `status` share."""
-    from hashbench.runner.grid import GridSpec
-    from hashbench.runner.spec import (
-        parse_bits,
-        parse_budgets,
-        parse_param_overrides,
-        parse_seeds,
-    )
-
-    return GridSpec(
-        methods=method_names,
-        datasets=dataset_names,
-        bits=parse_bits(split(bits)),
-        seeds=parse_seeds(split(seeds)),
-        budgets=parse_budgets(split(budget)),
-        overrides=parse_param_overrides(params, method_names),
-        scale=scale,
-    )

@@ -3,7 +3,6 @@ test runs; `hashbench tune --show STUDY`: a study's trials and parameter importa
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,9 +13,10 @@ from tabulate import tabulate
 
 from hashbench.cli.app import App, main, stderr
 from hashbench.cli.options import (
-    dataset_options_kwargs,
+    build_grid,
     existing_store_path,
     open_store,
+    prepare_grid,
     real_data_options,
     split,
     sweep_file_option,
@@ -25,8 +25,6 @@ from hashbench.data.validation import DEFAULT_FRACTION, DEFAULT_MAX_QUERIES, pri
 from hashbench.errors import InputError
 from hashbench.executors import ExecutorSettings
 from hashbench.runner.execute import PlannedRun, RunOptions
-from hashbench.runner.grid import GridSpec
-from hashbench.runner.spec import parse_bits, parse_budgets, parse_param_overrides, parse_seeds
 from hashbench.seeding import resolve_device
 from hashbench.store import RunRecord
 from hashbench.tuning.report import show_study
@@ -197,22 +195,8 @@ def tune(
     if not method_names or not dataset_names:
         raise InputError("--methods and --dataset each need at least one name")
     settings = TuneSettings(trials, batch, pruner, val_fraction, val_max_queries)
-    grid = GridSpec(
-        methods=method_names,
-        datasets=dataset_names,
-        bits=parse_bits(split(bits)),
-        seeds=parse_seeds(split(seeds)),
-        budgets=parse_budgets(split(budget)),
-        overrides=parse_param_overrides(params, method_names),
-        scale=scale,
-    )
-    registry = app.registry()
-    for name in method_names:
-        registry.method(name)
-    for name in dataset_names:
-        registry.dataset(name)
-    kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
-    grid = dataclasses.replace(grid, dataset_options=kwargs)
+    grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale)
+    registry, grid = prepare_grid(app, grid, device, data_options)
     options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
     runner = registry.executor(executor)(
         ExecutorSettings(workers=workers, address=address, block=app.block)
