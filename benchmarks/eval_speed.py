@@ -3,7 +3,7 @@
 Random {-1,+1} codes and 10 labels (multi-hot, ~1.7 labels per item) for an image and a text
 modality; every part runs both retrieval directions (image->text, text->image):
 
-  (a) hashbench map_at_k(k)        mAP@K, djsrh, ties by database index (from raw int8 codes)
+  (a) hashbench map_at_k(k)        mAP@K, djsrh, default ties (expected; from raw int8 codes)
   (b) hashbench evaluate(k)        the whole standard metric set
   (c) faiss IndexBinaryFlat k-NN   k = K, search alone on pre-packed codes (the floor for (a))
   (d) reference per-query loop     dot product + argsort per query + djsrh AP, as in the
@@ -270,7 +270,8 @@ def run_bits(args: argparse.Namespace, bits: int) -> None:
         for name, q, db in directions(data):
             ref = reference_map(q[:n_check], db, data["q_lab"][:n_check], data["db_lab"], k,
                                 stable=True)
-            ours = M.map_at_k(q[:n_check], db, data["q_lab"][:n_check], data["db_lab"], k=k)
+            ours = M.map_at_k(q[:n_check], db, data["q_lab"][:n_check], data["db_lab"], k=k,
+                              ties="index")
             print(f"    check {name}, {n_check} queries: reference loop (stable sort) "
                   f"{ref:.12f}, hashbench {ours:.12f}, |diff| {abs(ref - ours):.1e}")
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 
 from hashbench.data.types import CrossModalDataset
+from hashbench.errors import HashbenchError, InputError, PluginError
 from hashbench.plugins import create_plugin_manager
 from hashbench.registry import Registry
+from hashbench.runner.dataset_guard import DatasetKeeper, Digest, changed_message, content_digest
 from hashbench.runner.execute import PlannedRun, execute_run
 from hashbench.runner.executor_base import (
     DriverState,
@@ -24,6 +26,7 @@ from hashbench.runner.executor_base import (
     TaskResult,
 )
 from hashbench.runner.progress import Step
+from hashbench.runner.time_limit import RunTimeout, can_interrupt, time_limit
 
 __all__ = [
     "DriverState",
@@ -33,27 +36,71 @@ __all__ = [
     "RunTask",
     "TaskResult",
     "execute_task",
+    "load_task_dataset",
 ]
 
 
 class InProcessExecutor(Executor):
-    """Runs one task after the other in this process, with the scheduler's loaded data."""
+    """Runs one task after the other in this process, with the scheduler's loaded data.
+
+    Every run gets a dataset verified unchanged since it was loaded (`DatasetKeeper`); a run
+    that changed it fails, and the data is reloaded for the next one. `--run-timeout` is held
+    by a SIGALRM timer in the main thread (`hashbench.runner.time_limit`).
+    """
 
     name = "local"
     summary = "in this process, one run after the other (the default)"
 
+    def __init__(self, settings: ExecutorSettings) -> None:
+        super().__init__(settings)
+        self._keeper = DatasetKeeper()
+
     def map(self, tasks: Iterable[RunTask], driver: DriverState) -> Iterator[TaskResult]:
         for task in tasks:
+            try:
+                dataset, digest = self._prepare(task, driver)
+            except HashbenchError as exc:  # fails this run (its claim is released), not the sweep
+                message = f"{type(exc).__name__}: {exc}"
+                yield TaskResult(task, error=message + "\n", message=message, exception=exc)
+                continue
             on_phase = None
             if driver.on_phase is not None:
                 on_phase = functools.partial(driver.on_phase, task)
-            yield execute_task(
+            result = execute_task(
                 task,
                 registry=driver.registry,
-                dataset=driver.datasets.get(task.spec.dataset),
+                dataset=dataset,
                 on_phase=on_phase,
                 keep_exception=True,
+                digest=digest,
             )
+            if dataset is not None:
+                self._keeper.after_run(dataset, unchanged=not result.dataset_changed)
+            yield result
+
+    def _prepare(
+        self, task: RunTask, driver: DriverState
+    ) -> tuple[CrossModalDataset | None, Digest | None]:
+        """The task's verified dataset and its digest (None, None: the task loads its own)."""
+        if task.options.run_timeout is not None and not can_interrupt():
+            raise InputError(
+                "--run-timeout with --executor local needs the main thread of a platform with "
+                "SIGALRM; use --executor process"
+            )
+        given = driver.datasets.get(task.spec.dataset)
+        if given is None:
+            return None, None
+        shared = driver.datasets if isinstance(driver.datasets, MutableMapping) else None
+        reload = functools.partial(load_task_dataset, task, driver.registry)
+        return self._keeper.clean(given, reload, shared, task.spec.dataset)
+
+
+def load_task_dataset(task: RunTask, registry: Registry) -> CrossModalDataset:
+    """The task's dataset loaded afresh from its options (a trial's: its validation split)."""
+    dataset = registry.dataset(task.spec.dataset).load(task.dataset_options)
+    if task.holdout is not None:  # a tuning trial runs on the validation split
+        dataset = task.holdout.apply(dataset)
+    return dataset
 
 
 def execute_task(
@@ -62,20 +109,22 @@ def execute_task(
     dataset: CrossModalDataset | None = None,
     on_phase: Callable[[Step], None] | None = None,
     keep_exception: bool = False,
+    digest: Digest | None = None,
 ) -> TaskResult:
     """Execute one task (in whatever process this is) and capture failures as results.
 
     Without `registry` / `dataset` (a worker process), they are built here: the installed
     plugins minus the blocked ones, and the dataset loaded from its options (synthetic cache,
-    data files).
+    data files). The dataset's content digest (`digest`, taken here when not given) is checked
+    again after the run: a run that changed the dataset fails. The run is held to the task's
+    `run_timeout` where this thread can be interrupted (`hashbench.runner.time_limit`).
     """
+    plan = None
     try:
         if registry is None:
             registry = Registry.from_plugin_manager(create_plugin_manager(task.block))
         if dataset is None:
-            dataset = registry.dataset(task.spec.dataset).load(task.dataset_options)
-            if task.holdout is not None:  # a tuning trial runs on the validation split
-                dataset = task.holdout.apply(dataset)
+            dataset = load_task_dataset(task, registry)
         if dataset.fingerprint != task.dataset_fingerprint:
             raise RuntimeError(
                 f"this worker loaded {task.spec.dataset} with fingerprint {dataset.fingerprint}, "
@@ -91,15 +140,37 @@ def execute_task(
             origin=task.origin,
             pruning=task.pruning,
         )
-        if on_phase is None:
-            record, arrays = execute_run(plan, dataset, task.options)
-        else:
-            record, arrays = execute_run(plan, dataset, task.options, on_phase=on_phase)
-        return TaskResult(task, record=record, arrays=dict(arrays))
-    except Exception as exc:  # the scheduler records it; the sweep goes on
-        return TaskResult(
+        digest = digest or content_digest(dataset)
+        with time_limit(task.options.run_timeout):
+            if on_phase is None:
+                record, arrays = execute_run(plan, dataset, task.options)
+            else:
+                record, arrays = execute_run(plan, dataset, task.options, on_phase=on_phase)
+        result = TaskResult(task, record=record, arrays=dict(arrays))
+    except (Exception, RunTimeout) as exc:  # the scheduler records it; the sweep goes on
+        result = TaskResult(
             task,
             error=traceback.format_exc(),
             message=f"{type(exc).__name__}: {exc}",
             exception=exc if keep_exception else None,  # exceptions may not pickle
+            timed_out=isinstance(exc, RunTimeout),
         )
+    if plan is not None and digest is not None:
+        changed = content_digest(dataset).changed(digest)
+        if changed:
+            message = changed_message(task.spec.method, dataset, changed)
+            return _changed_result(task, result, message, keep_exception)
+    return result
+
+
+def _changed_result(task: RunTask, result: TaskResult, message: str, keep: bool) -> TaskResult:
+    """The result of a run that changed its dataset: failed with that reason (after its own
+    traceback, if it failed too; the last line is what `hashbench status` shows)."""
+    before = f"The run also failed:\n{result.error}\n" if result.error else ""
+    return TaskResult(
+        task,
+        error=f"{before}PluginError: {message}\n",
+        message=f"PluginError: {message}",
+        exception=PluginError(message) if keep else None,
+        dataset_changed=True,
+    )

@@ -183,6 +183,12 @@ class Method(ABC):
         by raising an exception: let it propagate. `losses` (floats or one-element tensors)
         are optional, for progress displays: the one named `loss` is shown (else `total`, or
         the only one given), e.g. `self.epoch_end(epoch, epochs, loss=epoch_loss)`.
+
+        The harness checks every call: integers with epochs >= 1 and 0 <= epoch < epochs,
+        epochs going forward (each call's epoch above the last one's), every loss a finite
+        number. A call that breaks this fails the run with a PluginError naming the bad value
+        (also when the method catches that error), so a tuning study never stores a trial with
+        a curve it cannot replay.
         """
         if self.context.on_epoch is not None:
             self.context.on_epoch(self, epoch, epochs, losses)

@@ -39,6 +39,19 @@ class Float:
 
     def problems(self) -> list[str]:
         out = []
+        for side, bound in (("low", self.low), ("high", self.high)):
+            if bound is not None and (
+                isinstance(bound, bool)
+                or not isinstance(bound, (int, float))
+                or not math.isfinite(bound)
+            ):
+                out.append(f"{side} bound {bound!r} is not a finite number (None: open)")
+        if out:
+            return out
+        if isinstance(self, Int) and any(
+            b is not None and not float(b).is_integer() for b in (self.low, self.high)
+        ):
+            out.append(f"Int bounds must be whole numbers, got [{self.low}, {self.high}]")
         if self.low is not None and self.high is not None and self.low > self.high:
             out.append(f"empty range [{self.low}, {self.high}]")
         if self.log and (self.low is None or self.low <= 0):
@@ -169,7 +182,14 @@ def coerce(name: str, raw: Any, default: Any) -> Any:
         try:
             return int(raw.strip())
         except ValueError:
+            pass
+        try:  # 1e3 is a whole number too; the declared range then judges its size
+            number = float(raw.strip())
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or not number.is_integer():
             raise InputError(f"--param {name}={raw}: expected a whole number") from None
+        return int(number)
     elif isinstance(default, float):
         try:
             return float(raw.strip())
@@ -198,7 +218,13 @@ def coerce(name: str, raw: Any, default: Any) -> Any:
 
 
 def check_value(method: str, name: str, value: Any, domain: Domain | None) -> None:
-    """Refuse `value` when the method's declared domain does not allow it."""
+    """Refuse `value` when the method's declared domain does not allow it; a NaN or infinite
+    number is refused for every parameter (no declared range allows one)."""
+    if _non_finite(value):
+        raise InputError(
+            f"--param {method}.{name}={json.dumps(value, default=str)}: not allowed; {name} "
+            "must hold finite numbers only (no NaN or infinity)"
+        )
     if domain is None:
         return
     wanted = domain.check(value)
@@ -209,6 +235,17 @@ def check_value(method: str, name: str, value: Any, domain: Domain | None) -> No
         )
 
 
+def _non_finite(value: Any) -> bool:
+    """Whether `value` is, or holds (in a list or dict), a NaN or an infinity."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    return False
+
+
 def declaration_problems(
     defaults: Mapping[str, Any],
     ranges: Mapping[str, Domain],
@@ -216,6 +253,7 @@ def declaration_problems(
 ) -> list[str]:
     """What is wrong with a method's declared ranges and search space (empty when fine)."""
     out = []
+    bad: set[tuple[str, str]] = set()  # (kind, name): no further check compares its bounds
     for kind, table in (("param_ranges", ranges), ("search_space", search_space)):
         for name, domain in table.items():
             if name not in defaults:
@@ -224,8 +262,14 @@ def declaration_problems(
             types = (Float, Choice, UpToBudget) if kind == "search_space" else (Float, Choice)
             if not isinstance(domain, types):
                 out.append(f"{kind}['{name}'] is {domain!r}; use hashbench.Float, Int or Choice")
+                bad.add((kind, name))
                 continue
-            out += [f"{kind}['{name}']: {p}" for p in domain.problems()]
+            found = domain.problems()
+            out += [f"{kind}['{name}']: {p}" for p in found]
+            if found:
+                bad.add((kind, name))
+    if bad:
+        return out
     for name, domain in search_space.items():
         if isinstance(domain, UpToBudget):
             if name in defaults and (

@@ -2,7 +2,9 @@
 
 Built from a plugin manager by calling each plugin's registration hooks one by one, so an error
 names the plugin that caused it. Lookups of unknown names fail with the valid names and a
-"did you mean".
+"did you mean". A method whose declarations are malformed (its `info`, `param_ranges` or
+`search_space`) is unavailable, not fatal: it is listed in `broken` with the problem, every
+other method works, and looking it up fails with that problem.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hashbench.data.types import DatasetSpec
 from hashbench.encoders import EncoderSpec
 from hashbench.errors import PluginError, UnknownNameError
 from hashbench.methods import Method
+from hashbench.plugins import BLOCK_ENV
 from hashbench.runner.executor_base import Executor
 
 
@@ -31,6 +34,11 @@ class Registry:
     executors: dict[str, type] = field(default_factory=dict)
     provided_by: dict[tuple[str, str], str] = field(default_factory=dict)
     plugin_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)  # method name -> what is wrong
+
+    def warnings(self) -> list[str]:
+        """One line per unavailable method: the plugin, the method and the problem."""
+        return [f"method '{name}' is unavailable: {why}" for name, why in self.broken.items()]
 
     @classmethod
     def from_plugin_manager(cls, pm: pluggy.PluginManager) -> Registry:
@@ -72,12 +80,24 @@ class Registry:
                 "hashbench_register_methods must return subclasses of hashbench.Method"
             )
         info = getattr(item, "info", None)
-        if info is None:
-            raise PluginError(f"plugin '{plugin}': method class {item.__name__} has no `info`")
-        problems = info.problems() + item.declaration_problems()
+        name = getattr(info, "name", None)
+        if not isinstance(name, str) or not name:
+            name = item.__name__
+        try:
+            problems = (
+                info.problems() + item.declaration_problems()
+                if info is not None
+                else ["it has no `info` (hashbench.MethodInfo)"]
+            )
+        except Exception as exc:  # a declaration so malformed that checking it fails
+            problems = [f"checking its declarations raised {type(exc).__name__}: {exc}"]
+        self._claim("method", name, plugin, {**self.methods, **self.broken})
         if problems:
-            raise PluginError(f"plugin '{plugin}', method {item.__name__}: " + "; ".join(problems))
-        self._claim("method", info.name, plugin, self.methods)
+            self.broken[name] = (
+                f"plugin '{plugin}', method class {item.__name__}: " + "; ".join(problems)
+                + f". Fix the plugin, or block it ({BLOCK_ENV}={plugin})"
+            )
+            return
         self.methods[info.name] = item
 
     def _add_dataset(self, item: object, plugin: str) -> None:
@@ -110,6 +130,8 @@ class Registry:
     # --- lookups ----------------------------------------------------------------------------
 
     def method(self, name: str) -> type[Method]:
+        if name in self.broken:
+            raise PluginError(f"method '{name}' is unavailable: {self.broken[name]}")
         return _lookup("method", name, self.methods)
 
     def dataset(self, name: str) -> DatasetSpec:

@@ -9,9 +9,12 @@
 The checks validate the method's metadata and hyperparameter declarations, then run it through
 the real harness on a tiny generated dataset of every task it declares: it trains, encodes every
 split, returns valid codes (right shape, only -1/+1), the same seed gives the same codes, a
-pair-fused method's `encode_pairs` gives exactly `encode`'s codes, and a method declared
-`spiking=True` has spiking neurons in its inference model. hashbench's own test suite runs these
-same checks over every registered method. A failure says what to fix.
+pair-fused method's `encode_pairs` gives exactly `encode`'s codes, a method declared
+`spiking=True` has spiking neurons in its inference model, its `epoch_end` calls make sense
+(integer epochs going forward from 0 below `epochs`, finite losses: the harness checks every
+call and raises a PluginError naming the bad value), and it leaves the dataset object alone
+(the harness's dataset check). hashbench's own test suite runs these same checks over every
+registered method. A failure says what to fix.
 
 The checks test the contract, not the quality of a method, so they apply the method's
 `test_params` (e.g. `{"epochs": 1}` for a deep model) on top of the quick budget; `overrides`
@@ -27,7 +30,9 @@ import torch
 
 from hashbench.data.synthetic import SYNTHETIC_CONFIGS, generate
 from hashbench.data.types import CrossModalDataset
+from hashbench.errors import PluginError
 from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
+from hashbench.runner.dataset_guard import changed_message, content_digest
 from hashbench.runner.execute import PlannedRun, RunOptions, execute_run
 from hashbench.runner.spec import RunSpec
 from hashbench.runner.tensors import private_tensors
@@ -77,7 +82,12 @@ def run_tiny(
     """Run `method_cls` through the harness on the tiny dataset; return (record, arrays)."""
     dataset = dataset or tiny_dataset()
     options = RunOptions(device=torch.device(device), encode_batch_size=512)
-    return execute_run(_plan(method_cls, dataset, bits, seed, overrides), dataset, options)
+    before = content_digest(dataset)
+    out = execute_run(_plan(method_cls, dataset, bits, seed, overrides), dataset, options)
+    changed = content_digest(dataset).changed(before)
+    if changed:
+        raise PluginError(changed_message(method_cls.info.name, dataset, changed))
+    return out
 
 
 def check_declarations(method_cls: type[Method]) -> None:

@@ -30,7 +30,8 @@ def test_run_then_table_then_resume(cli):
         ("cca-itq", 32),
     }
     assert all(r.dataset == "synth-mirflickr@0.05" for r in records)
-    assert all(set(r.metrics) == {"i2t", "t2i"} for r in records)
+    assert all(set(r.metrics) == {"i2t", "t2i", "scoring"} for r in records)
+    assert all(r.metrics["scoring"] == hashbench.metrics.SCORING for r in records)
     provenance = records[0].provenance
     assert provenance["versions"]["hashbench"] == hashbench.__version__
     assert {"commit", "dirty"} <= set(provenance["git"])
@@ -94,7 +95,7 @@ def test_param_overrides_are_recorded_and_change_the_id(cli):
         (("--methods", "cca-itq", "--param", "cca-itq.nope=3"), "has no hyperparameter nope"),
         (
             ("--methods", "lsh", "--dataset", "synth-nuswide", "--scale", "2"),
-            "--scale must be in (0, 1]",
+            "--scale 2: must be a finite number in [0.005, 1]",
         ),
     ],
 )
@@ -258,7 +259,7 @@ def test_profile_uses_stored_runs_and_fresh_models(cli):
     shown = cli("profile", "--methods", "lsh", "--bits", "16", "--scale", "0.05", "--layers")
     assert "E = 4.6 pJ x MACs + 0.9 pJ x SOPs" in shown.output and "maps.image" in shown.output
     bad = cli("profile", "--methods", "lsh", "--e-ac", "-1")
-    assert bad.exit_code != 0 and "must be >= 0" in bad.output
+    assert bad.exit_code != 0 and "--e-ac -1: must be a finite number in [0, 1e+06]" in bad.output
 
 
 def test_efficiency_table(cli):

@@ -139,3 +139,17 @@ def test_conformance_applies_test_params_then_overrides():
     check_method_conformance(Quick, overrides={"width": 4})
     assert Quick.used[0] == {"epochs": 1, "width": 4}
     assert Quick.resolve_params("mirflickr", "quick")["epochs"] == 100  # never a budget
+
+
+def test_conformance_refuses_nonsense_reported_to_epoch_end():
+    from tests.adversarial_toys import NonsenseEpochs
+
+    with pytest.raises(PluginError, match=r"epoch=-1, epochs=3.*Call self.epoch_end\(epoch"):
+        check_method_conformance(NonsenseEpochs)
+
+
+def test_conformance_refuses_a_method_that_changes_the_dataset():
+    from tests.adversarial_toys import PoisonsDataset
+
+    with pytest.raises(PluginError, match="changed the dataset object in place"):
+        check_method_conformance(PoisonsDataset)

@@ -7,10 +7,15 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from hashbench.data.types import DatasetOptions
+from hashbench.executors import ExecutorSettings, RunTask, TaskResult
+from hashbench.runner.execute import RunOptions
+from hashbench.runner.spec import RunSpec
 from hashbench.store import ResultStore
 from tests.conftest import subprocess_env
 
@@ -128,3 +133,89 @@ def test_ray_cluster_of_two_nodes_runs_a_grid(cli, tmp_path):
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+class _Ref:
+    def __init__(self, task: RunTask, done: bool) -> None:
+        self.task, self.done = task, done
+
+
+class _FakeRay:
+    """Just enough of `ray` for RayExecutor.map: tasks named "slow" never finish."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[tuple[str, bool]] = []
+
+    def init(self, **kwargs) -> None: ...
+    def shutdown(self) -> None: ...
+    def cluster_resources(self) -> dict:
+        return {"CPU": 2}
+
+    def remote(self, fn):
+        class Remote:
+            def options(self, **kwargs):
+                return self
+
+            def remote(self, task):
+                return _Ref(task, done=task.run_id != "slow")
+
+        return Remote()
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        ready = [r for r in refs if r.done][:num_returns]
+        if not ready:
+            time.sleep(timeout or 0)
+        return ready, [r for r in refs if r not in ready]
+
+    def get(self, ref):
+        return TaskResult(ref.task, error="fine", message="ran")
+
+    def cancel(self, ref, force=False) -> None:
+        self.cancelled.append((ref.task.run_id, force))
+
+
+def test_ray_executor_cancels_a_task_past_its_run_timeout(monkeypatch):
+    """Ray is not installed in the test environment: a fake stands in for the scheduling
+    logic (the real cluster test above runs where it is installed)."""
+    from hashbench_plugins.executors import ray_cluster
+
+    fake = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(ray_cluster, "hard_limit", lambda seconds: seconds)
+    options = RunOptions(run_timeout=0.3)
+    tasks = [
+        RunTask(
+            spec=RunSpec(method="m", dataset="d", bits=16, seed=0),
+            dataset_label="d",
+            params={},
+            run_id=run_id,
+            origin={},
+            dataset_fingerprint="f",
+            dataset_options=DatasetOptions(),
+            options=options,
+        )  # fmt: skip
+        for run_id in ("slow", "fast")
+    ]
+    executor = ray_cluster.RayExecutor(ExecutorSettings(address="auto"))
+    results = {r.task.run_id: r for r in executor.map(tasks, driver=None)}
+    assert results["fast"].message == "ran"
+    assert (
+        results["slow"].timed_out and "exceeded --run-timeout of 0.3 s" in results["slow"].message
+    )
+    assert fake.cancelled == [("slow", True)]
+
+
+def test_a_worker_that_dies_fails_only_its_own_run(cli, tmp_path, monkeypatch):
+    from tests.adversarial_toys import installed
+
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site")))
+    path = tmp_path / "s.sqlite"
+    result = cli(
+        "run", "--methods", "toy-exits,lsh", *GRID[2:6], "--bits", "16", "--budget", "quick",
+        "--store", str(path), "--executor", "process", "--workers", "1",
+    )  # fmt: skip
+    assert result.exit_code != 0 and "internal error" not in result.output
+    assert "WorkerDied: the worker process running it died" in result.output
+    with ResultStore(path) as store:
+        assert [r.method for r in store.records()] == ["lsh"]
+        assert [r.method for r in store.failures()] == ["toy-exits"]

@@ -33,6 +33,7 @@ def test_evaluate_keys_and_types(data, k):
     res = M.evaluate(*data, k=k)
     assert list(res) == [
         f"map@{k}",
+        f"map@{k}:index",
         f"map@{k}:relevant_first",
         f"map@{k}:relevant_last",
         "map@all",
@@ -61,6 +62,7 @@ def test_compute_names_agree_with_functions_and_evaluate(data):
     res = M.evaluate(*data, k=50)
     for key in (
         "map@50",
+        "map@50:index",
         "map@50:relevant_first",
         "map@50:relevant_last",
         "map@all",
@@ -96,8 +98,15 @@ def test_compute_names_agree_with_functions_and_evaluate(data):
         M.map_at_k(*data, k=30, convention="dcmh", ties="relevant_last"), abs=1e-12
     )
     assert M.compute("map@30:index", *data, ties="relevant_last") == pytest.approx(
-        M.map_at_k(*data, k=30), abs=1e-12
+        M.map_at_k(*data, k=30, ties="index"), abs=1e-12
     )
+    # the default tie order is "expected" everywhere (dcmh: "index", its only default)
+    assert M.compute("map@30", *data) == pytest.approx(
+        M.map_at_k(*data, k=30, ties="expected"), abs=1e-12
+    )
+    assert M.compute("map@30", *data) != pytest.approx(M.map_at_k(*data, k=30, ties="index"))
+    assert M.compute("map@30:dcmh", *data) == M.map_at_k(*data, k=30, convention="dcmh",
+                                                         ties="index")
 
 
 def test_metric_forms_describe_every_name():

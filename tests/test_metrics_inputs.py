@@ -62,7 +62,10 @@ def test_bad_k(k):
 
 @pytest.mark.parametrize("kwargs,fragment", [
     ({"convention": "trec"}, r"convention must be one of 'djsrh', 'dcmh', 'recall'; got 'trec'"),
-    ({"ties": "random"}, r"ties must be one of 'index', 'relevant_first', 'relevant_last'"),
+    ({"ties": "random"},
+     r"ties must be one of 'expected', 'index', 'relevant_first', 'relevant_last'"),
+    ({"ties": "expected", "convention": "dcmh"},
+     r"ties='expected' is not available for the dcmh convention .*use ties='index'"),
     ({"zero_relevant": "drop"}, r"zero_relevant must be one of 'zero', 'skip'; got 'drop'"),
     ({"exclude_self": "yes"}, r"exclude_self must be True or False"),
 ])

@@ -2,8 +2,12 @@
 
 The oracle is deliberately obvious: per query, a Python loop computes Hamming distances,
 sorts the database with an explicit tie key (distance, [relevance,] index), and applies each
-definition from EVALUATION.md literally. Random cases use 4-, 8- and 16-bit codes (heavy ties),
-single- and multi-label data, queries with no relevant item and databases smaller than K.
+definition from EVALUATION.md literally. The "expected" tie order is the literal per-rank mean
+of each rank's distance group (linear metrics) and, for djsrh AP@K, a term-by-term sum over the
+hypergeometric count of hits in the group cut by K (math.comb); tests/test_metrics_expected_ties.py
+checks both against enumeration over all tie orders. Random cases use 4-, 8- and 16-bit codes
+(heavy ties), single- and multi-label data, queries with no relevant item and databases smaller
+than K.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from hashbench.metrics import _engine, _labels
 from hashbench.metrics._formulas import harmonic_gap
 
 TOL = 1e-9
-TIES = ("index", "relevant_first", "relevant_last")
+TIES = ("index", "relevant_first", "relevant_last", "expected")
 
 
 # ----------------------------------------------------------------------------- the oracle
@@ -80,11 +84,59 @@ class Oracle:
     def rel(self, i, ties):
         return [self.level(i, j) for j in self.ranking(i, ties)]
 
+    # --- "expected": the mean over all orders of tied items, from literal definitions
+    def groups(self, i, kind="binary"):
+        """Levels of the items of each distance group, in distance order."""
+        by_dist = {}
+        for j in self.items(i):
+            by_dist.setdefault(self.dist(i, j), []).append(self.level(i, j, kind))
+        return [by_dist[d] for d in sorted(by_dist)]
+
+    def expected_at_ranks(self, i, k, kind="binary", value=lambda lev: lev):
+        """E[value(level)] at ranks 1..k: by linearity, the mean over the rank's group."""
+        out = []
+        for g in self.groups(i, kind):
+            out += [sum(value(lev) for lev in g) / len(g)] * len(g)
+        return out[:k]
+
+    def expected_ap(self, i, k, convention):
+        """E[AP@k]: P(j hits in the group cut by k) * E[P@ sum | j] / normaliser, with the
+        hypergeometric pmf by math.comb and the P@ sums term by term."""
+        def group_sum(r_pre, s, n, r, t):  # E[sum rel * P@ over the first t of a group]
+            return sum(r / n * (r_pre + 1 + (u - 1) * ((r - 1) / (n - 1) if n > 1 else 0))
+                       / (s + u) for u in range(1, t + 1)) if r else 0.0
+        groups = self.groups(i)
+        big_r = sum(map(sum, groups))
+        k = min(k, sum(map(len, groups)))
+        n_pre = r_pre = s = 0.0
+        for g in groups:
+            n, r = len(g), sum(g)
+            if s + n <= k:  # wholly inside the top k
+                n_pre += group_sum(r_pre, s, n, r, n)
+                r_pre += r
+                s += n
+                continue
+            m = int(k - s)
+            if convention == "recall":
+                n_pre += group_sum(r_pre, s, n, r, m)
+                break
+            total = 0.0
+            for j in range(max(0, m - (n - r)), min(r, m) + 1):
+                pj = math.comb(r, j) * math.comb(n - r, m - j) / math.comb(n, m)
+                if r_pre + j > 0:
+                    total += pj * (n_pre + group_sum(r_pre, s, m, j, m)) / (r_pre + j)
+            return total
+        if convention == "recall":
+            return n_pre / min(k, big_r) if big_r else 0.0
+        return n_pre / r_pre if r_pre else 0.0
+
     def n_rel(self, i):
         return sum(self.level(i, j) for j in self.items(i))
 
     # --- per-query definitions
     def ap(self, i, k, convention, ties):
+        if ties == "expected":
+            return self.expected_ap(i, k, convention)
         rel = self.rel(i, ties)
         big_r = sum(rel)
         if convention == "dcmh":
@@ -104,6 +156,8 @@ class Oracle:
         return self.ap(i, len(self.items(i)), "djsrh", ties)
 
     def hits(self, i, k, ties):
+        if ties == "expected":
+            return sum(self.expected_at_ranks(i, k))
         return sum(self.rel(i, ties)[:k])
 
     def precision(self, i, k, ties):
@@ -114,26 +168,35 @@ class Oracle:
         return self.hits(i, k, ties) / big_r if big_r else 0.0
 
     def acg(self, i, k, ties):
+        if ties == "expected":
+            top = self.expected_at_ranks(i, k, "grade")
+            return sum(top) / len(top)
         top = self.ranking(i, ties, "grade")[:k]
         return sum(self.level(i, j, "grade") for j in top) / len(top)
 
     def ndcg(self, i, k, ties, variant="dsrh"):
         kind = "grade" if variant == "dsrh" else "spikinghash"
-        levels = [self.level(i, j, kind) for j in self.ranking(i, ties, kind)]
+        levels = [self.level(i, j, kind) for j in self.ranking(i, "index", kind)]
         ideal = sorted(levels, reverse=True)
 
-        def dcg(seq):
+        def gain(lev):
+            return 2**lev - 1 if variant == "dsrh" else lev / 2
+
+        def dcg(gains):
             total = 0.0
-            for pos, lev in enumerate(seq[:k], 1):
+            for pos, g in enumerate(gains[:k], 1):
                 if variant == "dsrh":
-                    total += (2**lev - 1) / math.log2(pos + 1)
+                    total += g / math.log2(pos + 1)
                 else:
-                    r = lev / 2
-                    total += r if pos == 1 else r / math.log2(pos)
+                    total += g if pos == 1 else g / math.log2(pos)
             return total
 
-        best = dcg(ideal)
-        return dcg(levels) / best if best > 0 else 0.0
+        best = dcg([gain(lev) for lev in ideal])
+        if ties == "expected":  # expected gain at each rank (not the gain of a mean level)
+            got = dcg(self.expected_at_ranks(i, k, kind, gain))
+        else:
+            got = dcg([gain(self.level(i, j, kind)) for j in self.ranking(i, ties, kind)])
+        return got / best if best > 0 else 0.0
 
     def ball(self, i, radius):
         inside = [j for j in self.items(i) if self.dist(i, j) <= radius]
@@ -239,7 +302,7 @@ def test_map_conventions_and_ties_match_oracle(seed, excl):
     n = len(o.items(0))
     for k in sorted({1, 5, 50, n, n + 3}):
         for conv in ("djsrh", "dcmh", "recall"):
-            for ties in TIES:
+            for ties in TIES if conv != "dcmh" else TIES[:3]:  # dcmh has no expected form
                 for policy in ("zero", "skip"):
                     want = o.mean([o.ap(i, k, conv, ties) for i in o.queries()], policy)
                     got = M.map_at_k(qc, dc, ql, dl, k=k, convention=conv, ties=ties,
@@ -320,23 +383,25 @@ def test_evaluate_matches_oracle(seed, excl):
     json.dumps(res, allow_nan=False)
     qs = o.queries()
     want = {
-        f"map@{k}": o.mean([o.ap(i, k, "djsrh", "index") for i in qs], "zero"),
+        f"map@{k}": o.mean([o.ap(i, k, "djsrh", "expected") for i in qs], "zero"),
+        f"map@{k}:index": o.mean([o.ap(i, k, "djsrh", "index") for i in qs], "zero"),
         f"map@{k}:relevant_first": o.mean([o.ap(i, k, "djsrh", "relevant_first") for i in qs],
                                           "zero"),
         f"map@{k}:relevant_last": o.mean([o.ap(i, k, "djsrh", "relevant_last") for i in qs],
                                          "zero"),
-        "map@all": o.mean([o.ap_all(i, "index") for i in qs], "zero"),
+        "map@all": o.mean([o.ap_all(i, "expected") for i in qs], "zero"),
         "tie_aware_ap@all": o.mean([o.tie_aware(i) for i in qs], "zero"),
-        f"acg@{k}": o.mean([o.acg(i, k, "index") for i in qs], "zero"),
-        f"ndcg@{k}": o.mean([o.ndcg(i, k, "index") for i in qs], "zero"),
+        f"acg@{k}": o.mean([o.acg(i, k, "expected") for i in qs], "zero"),
+        f"ndcg@{k}": o.mean([o.ndcg(i, k, "expected") for i in qs], "zero"),
         "precision@radius2": o.mean([o.ball(i, 2)[0] for i in qs], "zero"),
     }
+    assert set(want) == set(res) - {"curves"}
     for key, value in want.items():
         assert close(res[key], value), (key, res[key], value)
         assert close(M.compute(key, qc, dc, ql, dl, exclude_self=excl), value), key
     pk = res["curves"]["pk"]
     for kk, p in zip(pk["k"], pk["precision"], strict=True):
-        assert close(p, o.mean([o.precision(i, kk, "index") for i in qs], "zero"))
+        assert close(p, o.mean([o.precision(i, kk, "expected") for i in qs], "zero"))
 
 
 def test_tie_aware_formula_equals_brute_force_over_tie_orders():
@@ -358,11 +423,14 @@ def test_many_chunks_and_threads_match_oracle(monkeypatch):
     monkeypatch.setattr(_engine, "default_threads", lambda: 3)
     qc, dc, ql, dl = random_case(6000, bits=8, nq=90, nd=120, n_labels=5, single_label=False)
     o = Oracle(qc, dc, ql, dl)
-    for ties in TIES:
+    for ties in TIES[:3]:  # dcmh has no expected form
         want = o.mean([o.ap(i, 20, "dcmh", ties) for i in o.queries()], "zero")
         assert close(M.map_at_k(qc, dc, ql, dl, k=20, convention="dcmh", ties=ties), want)
-    want = o.mean([o.ap_all(i, "index") for i in o.queries()], "zero")
-    assert close(M.map_at_all(qc, dc, ql, dl), want)
+    for ties in ("index", "expected"):
+        want = o.mean([o.ap_all(i, ties) for i in o.queries()], "zero")
+        assert close(M.map_at_all(qc, dc, ql, dl, ties=ties), want)
+    want = o.mean([o.ndcg(i, 20, "expected") for i in o.queries()], "zero")
+    assert close(M.ndcg_at_k(qc, dc, ql, dl, k=20), want)
     want = o.mean([o.acg(i, 20, "relevant_last") for i in o.queries()], "zero")
     assert close(M.acg_at_k(qc, dc, ql, dl, k=20, ties="relevant_last"), want)
 
@@ -376,21 +444,25 @@ def test_full_pass_matches_oracle(seed, excl):
     for k in (1, 9, 60):
         want = o.mean([o.ap(i, k, "dcmh", "index") for i in qs], "zero")
         assert close(M.map_at_k(qc, dc, ql, dl, k=k, convention="dcmh", exclude_self=excl), want)
+    want = o.mean([o.ap_all(i, "index") for i in qs], "zero")
+    assert close(M.map_at_all(qc, dc, ql, dl, ties="index", exclude_self=excl), want)
+    for ties in ("index", "expected"):
+        pk = M.pk_curve(qc, dc, ql, dl, ties=ties, exclude_self=excl)
+        for k, p, r in zip(pk.k, pk.precision, pk.recall, strict=True):
+            assert close(p, o.mean([o.precision(i, k, ties) for i in qs], "zero"))
+            assert close(r, o.mean([o.recall(i, k, ties) for i in qs], "zero"))
     res = M.evaluate(qc, dc, ql, dl, k=9, exclude_self=excl)
-    want = {"map@9": o.mean([o.ap(i, 9, "djsrh", "index") for i in qs], "zero"),
+    want = {"map@9": o.mean([o.ap(i, 9, "djsrh", "expected") for i in qs], "zero"),
+            "map@9:index": o.mean([o.ap(i, 9, "djsrh", "index") for i in qs], "zero"),
             "map@9:relevant_last": o.mean([o.ap(i, 9, "djsrh", "relevant_last") for i in qs],
                                           "zero"),
-            "map@all": o.mean([o.ap_all(i, "index") for i in qs], "zero"),
+            "map@all": o.mean([o.ap_all(i, "expected") for i in qs], "zero"),
             "tie_aware_ap@all": o.mean([o.tie_aware(i) for i in qs], "zero"),
-            "acg@9": o.mean([o.acg(i, 9, "index") for i in qs], "zero"),
-            "ndcg@9": o.mean([o.ndcg(i, 9, "index") for i in qs], "zero"),
+            "acg@9": o.mean([o.acg(i, 9, "expected") for i in qs], "zero"),
+            "ndcg@9": o.mean([o.ndcg(i, 9, "expected") for i in qs], "zero"),
             "precision@radius2": o.mean([o.ball(i, 2)[0] for i in qs], "zero")}
     for key, value in want.items():
         assert close(res[key], value), (key, res[key], value)
-    pk = res["curves"]["pk"]
-    for k, p, r in zip(pk["k"], pk["precision"], pk["recall"], strict=True):
-        assert close(p, o.mean([o.precision(i, k, "index") for i in qs], "zero"))
-        assert close(r, o.mean([o.recall(i, k, "index") for i in qs], "zero"))
 
 
 def test_large_k_paths_match_oracle(monkeypatch):
@@ -400,13 +472,14 @@ def test_large_k_paths_match_oracle(monkeypatch):
     o = Oracle(qc, dc, ql, dl)
     k = 2300
     assert k > _engine.KNN_MAX_K
-    for fn, per in ((M.precision_at_k, o.precision), (M.recall_at_k, o.recall)):
-        want = o.mean([per(i, k, "index") for i in o.queries()], "zero")
-        assert close(fn(qc, dc, ql, dl, k=k), want)
-    want = o.mean([o.ap(i, k, "djsrh", "index") for i in o.queries()], "zero")
-    assert close(M.map_at_k(qc, dc, ql, dl, k=k), want)
-    want = o.mean([o.acg(i, k, "index") for i in o.queries()], "zero")
-    assert close(M.acg_at_k(qc, dc, ql, dl, k=k), want)
+    for ties in ("index", "expected"):
+        for fn, per in ((M.precision_at_k, o.precision), (M.recall_at_k, o.recall)):
+            want = o.mean([per(i, k, ties) for i in o.queries()], "zero")
+            assert close(fn(qc, dc, ql, dl, k=k, ties=ties), want)
+        want = o.mean([o.ap(i, k, "djsrh", ties) for i in o.queries()], "zero")
+        assert close(M.map_at_k(qc, dc, ql, dl, k=k, ties=ties), want)
+        want = o.mean([o.acg(i, k, ties) for i in o.queries()], "zero")
+        assert close(M.acg_at_k(qc, dc, ql, dl, k=k, ties=ties), want)
 
 
 def test_faiss_knn_ties_are_by_index_on_heavy_ties(monkeypatch):
@@ -416,13 +489,13 @@ def test_faiss_knn_ties_are_by_index_on_heavy_ties(monkeypatch):
     o = Oracle(qc, dc, ql, dl)
     for k in (1, 37, 100, 599):
         want = o.mean([o.ap(i, k, "djsrh", "index") for i in o.queries()], "zero")
-        assert close(M.map_at_k(qc, dc, ql, dl, k=k), want)
+        assert close(M.map_at_k(qc, dc, ql, dl, k=k, ties="index"), want)
         want = o.mean([o.precision(i, k, "index") for i in o.queries()], "zero")
-        assert close(M.precision_at_k(qc, dc, ql, dl, k=k), want)
+        assert close(M.precision_at_k(qc, dc, ql, dl, k=k, ties="index"), want)
     qc2, dc2, ql2, dl2 = random_case(6201, bits=4, nq=30, nd=200, exclude_self=True)
     o2 = Oracle(qc2, dc2, ql2, dl2, True)
     want = o2.mean([o2.ap(i, 60, "djsrh", "index") for i in o2.queries()], "zero")
-    assert close(M.map_at_k(qc2, dc2, ql2, dl2, k=60, exclude_self=True), want)
+    assert close(M.map_at_k(qc2, dc2, ql2, dl2, k=60, ties="index", exclude_self=True), want)
 
 
 def test_fallback_sort_without_faiss_bucket_sort(monkeypatch):
@@ -433,7 +506,7 @@ def test_fallback_sort_without_faiss_bucket_sort(monkeypatch):
     qc, dc, ql, dl = random_case(6300, bits=8, nq=8, nd=80, exclude_self=True)
     o = Oracle(qc, dc, ql, dl, True)
     want = o.mean([o.ap_all(i, "index") for i in o.queries()], "zero")
-    assert close(M.map_at_all(qc, dc, ql, dl, exclude_self=True), want)
+    assert close(M.map_at_all(qc, dc, ql, dl, ties="index", exclude_self=True), want)
 
 
 def test_popcount_fallback_matches_numpy(monkeypatch):

@@ -28,8 +28,8 @@ def test_perfect_codes_score_one(seed, n_classes, bits, nq, extra, k):
     q_cls = rng.integers(0, n_classes, nq)
     eye = np.eye(n_classes, dtype=np.int64)
     args = (_pm(code_bits[q_cls]), _pm(code_bits[db_cls]), eye[q_cls], eye[db_cls])
-    for ties in ("index", "relevant_first", "relevant_last"):
-        for conv in ("djsrh", "dcmh", "recall"):
+    for ties in ("expected", "index", "relevant_first", "relevant_last"):
+        for conv in ("djsrh", "dcmh", "recall") if ties != "expected" else ("djsrh", "recall"):
             assert abs(M.map_at_k(*args, k=k, convention=conv, ties=ties) - 1) < TOL
         assert abs(M.map_at_all(*args, ties=ties) - 1) < TOL
         assert abs(M.ndcg_at_k(*args, k=k, ties=ties) - 1) < TOL
@@ -63,10 +63,13 @@ def test_tie_permutations_only_move_index_order_within_the_brackets(seed, bits, 
     # tie-order-free values cannot move when the database is permuted within tie groups
     assert abs(M.tie_aware_ap(*a) - M.tie_aware_ap(*b)) < TOL
     assert abs(M.precision_at_radius(*a) - M.precision_at_radius(*b)) < TOL
-    for ties in ("relevant_first", "relevant_last"):
-        for conv in ("djsrh", "dcmh", "recall"):
+    for ties in ("relevant_first", "relevant_last", "expected"):
+        for conv in ("djsrh", "dcmh", "recall") if ties != "expected" else ("djsrh", "recall"):
             va = M.map_at_k(*a, k=k, convention=conv, ties=ties)
             assert abs(va - M.map_at_k(*b, k=k, convention=conv, ties=ties)) < TOL
+    # the defaults are the expected order: they cannot move either
+    for fn in (M.map_at_k, M.map_at_all, M.precision_at_k, M.acg_at_k, M.ndcg_at_k):
+        assert abs(fn(*a) - fn(*b)) < TOL, fn.__name__
 
     # The index-order value may move, but for metrics that only grow when a relevant item moves
     # ahead of an irrelevant one (recall-normalised and dcmh AP@K, AP over the full ranking,
@@ -77,18 +80,18 @@ def test_tie_permutations_only_move_index_order_within_the_brackets(seed, bits, 
         for conv in ("recall", "dcmh"):
             lo = M.map_at_k(*args, k=k, convention=conv, ties="relevant_last")
             hi = M.map_at_k(*args, k=k, convention=conv, ties="relevant_first")
-            mid = M.map_at_k(*args, k=k, convention=conv)
+            mid = M.map_at_k(*args, k=k, convention=conv, ties="index")
             assert lo - TOL <= mid <= hi + TOL, (conv, lo, mid, hi)
-        lo, mid, hi = (M.map_at_all(*args, ties=t)
-                       for t in ("relevant_last", "index", "relevant_first"))
-        assert lo - TOL <= mid <= hi + TOL
+            if conv == "recall":  # an average of tie orders lies inside too
+                assert lo - TOL <= M.map_at_k(*args, k=k, convention=conv) <= hi + TOL
+        for fn in (M.map_at_all, M.precision_at_k, M.ndcg_at_k):
+            kw = {} if fn is M.map_at_all else {"k": k}
+            lo, mid, avg, hi = (fn(*args, ties=t, **kw)
+                                for t in ("relevant_last", "index", "expected", "relevant_first"))
+            assert lo - TOL <= mid <= hi + TOL, fn.__name__
+            assert lo - TOL <= avg <= hi + TOL, fn.__name__
+        lo, hi = (M.map_at_all(*args, ties=t) for t in ("relevant_last", "relevant_first"))
         assert lo - TOL <= M.tie_aware_ap(*args) <= hi + TOL  # an average of tie orders
-        lo, mid, hi = (M.precision_at_k(*args, k=k, ties=t)
-                       for t in ("relevant_last", "index", "relevant_first"))
-        assert lo - TOL <= mid <= hi + TOL
-        lo, mid, hi = (M.ndcg_at_k(*args, k=k, ties=t)
-                       for t in ("relevant_last", "index", "relevant_first"))
-        assert lo - TOL <= mid <= hi + TOL
 
 
 def _groups_example():
@@ -102,11 +105,11 @@ def _groups_example():
 
 def test_index_order_value_changes_under_a_within_tie_permutation():
     q, db, ql, dl = _groups_example()
-    before = M.map_at_k(q, db, ql, dl, k=3)
+    before = M.map_at_k(q, db, ql, dl, k=3, ties="index")
     swap = np.array([1, 0, 3, 2])  # swaps inside both tie groups
-    after = M.map_at_k(q, db[swap], ql, dl[swap], k=3)
+    after = M.map_at_k(q, db[swap], ql, dl[swap], k=3, ties="index")
     assert abs(before - 1.0) < TOL and abs(after - 7 / 12) < TOL  # [0, 1, 1]: (1/2 + 2/3) / 2
-    for ties in ("relevant_first", "relevant_last"):
+    for ties in ("relevant_first", "relevant_last", "expected"):
         assert (abs(M.map_at_k(q, db, ql, dl, k=3, ties=ties)
                     - M.map_at_k(q, db[swap], ql, dl[swap], k=3, ties=ties)) < TOL)
 
@@ -115,7 +118,7 @@ def test_djsrh_index_value_can_leave_the_tie_brackets():
     # index order [rel, irr | irr, rel]: the top 3 hold one hit at rank 1 -> AP 1.0
     # relevant_first [rel, irr | rel, irr]: (1 + 2/3) / 2 = 0.833; relevant_last: 0.5
     q, db, ql, dl = _groups_example()
-    index = M.map_at_k(q, db, ql, dl, k=3)
+    index = M.map_at_k(q, db, ql, dl, k=3, ties="index")
     first = M.map_at_k(q, db, ql, dl, k=3, ties="relevant_first")
     last = M.map_at_k(q, db, ql, dl, k=3, ties="relevant_last")
     assert abs(index - 1.0) < TOL and abs(first - 5 / 6) < TOL and abs(last - 0.5) < TOL

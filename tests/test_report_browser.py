@@ -106,7 +106,8 @@ def test_page_loads_without_console_messages_and_draws_every_figure(site, tmp_pa
     assert console == [], console
     attrs = body_attrs(dom)
     assert attrs.get("data-ready") == "1", "the page's script did not finish"
-    assert attrs.get("data-figures") == "4"  # vs bits, P@K, PR, accuracy-efficiency plane
+    # vs bits, P@K, PR, accuracy-efficiency plane, critical-difference diagram
+    assert attrs.get("data-figures") == "5"
     assert "2 of 2 shown" in dom and "4 of 4 shown" in dom  # counts the script wrote
 
 

@@ -126,10 +126,11 @@ def test_report_of_a_stored_sweep(cli, sweep_store, tmp_path):
     i2t = table_rows(html, "cmp-i2t")
     assert len(i2t) == 2 and any('data-method="lsh"' in r for r in i2t)
     assert html.count('class="rank-1"') >= 4  # the best of each of 2 columns x 2 tasks
-    # figures per dataset: mAP vs bits, P@K, PR and the accuracy-efficiency plane
+    # the overall ranking's CD diagram, then per dataset: mAP vs bits, P@K, PR and the
+    # accuracy-efficiency plane
     kinds = [a["class"] for a in by_id(page, "figure")]
-    assert kinds == ["fig-vs-bits", "fig-pk", "fig-pr", "fig-plane"]
-    assert html.count("<svg") == 4 and "Pareto front" in html and "ANN" in html
+    assert kinds == ["fig-cd", "fig-vs-bits", "fig-pk", "fig-pr", "fig-plane"]
+    assert html.count("<svg") == 5 and "Pareto front" in html and "ANN" in html
     assert "E = 4.6 pJ x MACs + 0.9 pJ x SOPs" in html
     # every run, with the command that reproduces it
     assert len(table_rows(html, "runs-table")) == 4

@@ -110,7 +110,7 @@ def test_table_ci_significance_shares_marks_end_to_end(cli, tmp_path):
         assert word in out.output
     csv_out = cli("table", "--store", str(path), "--ci", "--significance", "--csv").output
     header, *rows = csv_out.strip().splitlines()
-    assert header.endswith("ci_low,ci_high,p_adjusted")
+    assert header.endswith("ci_low,ci_high,p_adjusted,all_codes_identical")
     row_a = dict(zip(header.split(","), rows[0].split(","), strict=True))
     assert float(row_a["ci_low"]) < values["a"].mean() < float(row_a["ci_high"])
     # the test over seeds cannot separate anything with one seed, and says so
@@ -170,3 +170,32 @@ def test_table_ci_and_compare_on_real_runs(cli, tmp_path):
         str(path),
     )
     assert cmp.exit_code == 0 and "Text -> Image" in cmp.output
+
+
+# --- too few queries: n/a, and why (issue 27) ------------------------------------------------
+
+
+def test_statistics_on_too_few_queries_are_na_with_the_reason(cli, tmp_path):
+    from hashbench.stats import MIN_QUERIES
+
+    path = tmp_path / "few.sqlite"
+    _planted_store(path, n=3)
+    args = ("--dataset", "planted", "--bits", "32", "--store", str(path))
+    found = json.loads(cli("compare", "a", "c", *args, "--json").output)
+    task = found["tasks"]["i2t"]
+    assert task["low"] is None and task["pvalue"] is None and task["effect_size"] is None
+    assert task["n_queries"] == 3 and found["min_queries"] == MIN_QUERIES == 10
+    assert "at least 10 queries" in found["not_available"]["i2t"]
+    text = cli("compare", "a", "c", *args)
+    assert text.exit_code == 0 and "inf" not in text.output and "±0.0000" not in text.output
+    assert "n/a" in text.output and "at least 10 queries" in text.output
+    table = cli("table", "--store", str(path), "--ci", "--significance", "--markdown")
+    assert table.exit_code == 0, table.output
+    assert table.output.count("±n/a") == 3 and "**" not in table.output.split("\n\n")[0]
+    assert "fewer than the 10" in table.output
+    csv_out = cli("table", "--store", str(path), "--ci", "--csv").stdout
+    assert all(",n/a,n/a," in row for row in csv_out.strip().splitlines()[1:])
+    latex = cli("table", "--store", str(path), "--ci", "--latex").output
+    assert r"$\pm$n/a" in latex and "fewer than the 10" in latex
+    enough = cli("table", "--store", str(tmp_path / "x.sqlite"))  # unrelated: no store
+    assert enough.exit_code != 0

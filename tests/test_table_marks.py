@@ -235,7 +235,7 @@ def test_reference_rows_only_beside_real_datasets(cli, tmp_path):
     ucmfh_row = next(
         line
         for line in out.splitlines()
-        if line.startswith("| Image → Text | UCMFH† (ucmfh_2023_table3)")
+        if line.startswith("| Image → Text | UCMFH† (ucmfh\\_2023\\_table3)")  # "_" escaped
     )
     cells = [c.strip() for c in ucmfh_row.strip("|").split("|")]
     assert cells[2] == "0.9530" and cells[3] == "-"  # mirflickr 32 bits as reported; synth: none
@@ -279,3 +279,65 @@ def test_plots_are_written(cli, tmp_path):
         head = f.read_bytes()[:8]
         assert head.startswith(b"%PDF") if f.suffix == ".pdf" else head.startswith(b"\x89PNG")
     assert cli("plot", "--bits", "8").exit_code != 0
+
+
+# --- escaping of names and --param values (issue 27) ----------------------------------------
+
+EVIL = "ev|l<script>alert(1)</script>*x*_y_"
+
+
+def _evil_store(path: Path) -> None:
+    with ResultStore(path) as store:
+        for i, tag in enumerate(("a|<b>*c*_d_", "plain")):
+            record = _record(EVIL, 0, 0.5 + i / 10)
+            record.run_id, record.params = f"evil-{i}", {"tag": tag}
+            store.save(record, {"codes.query.image": np.zeros((12, 4), np.uint8)})
+
+
+def test_markdown_and_latex_escape_names_and_param_values(cli, tmp_path):
+    path = tmp_path / "evil.sqlite"
+    _evil_store(path)
+    markdown = cli("table", "--store", str(path), "--markdown", "--names", "cli")
+    assert markdown.exit_code == 0, markdown.output
+    rows = [line for line in markdown.output.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 4  # header, 2 settings x 2 tasks
+    for line in rows:  # every row has 3 cells: no "|" of a name splits one
+        unescaped = line.replace("\\|", "")
+        assert unescaped.count("|") == 4, line
+    text = markdown.output
+    assert "<script" not in text and "&lt;script>" in text  # no tag can open
+    assert "*x*" not in text.replace("\\*x\\*", "") and "\\_y\\_" in text
+    assert "a\\|&lt;b>\\*c\\*\\_d\\_" in text  # the --param value, escaped as well
+    latex = cli("table", "--store", str(path), "--latex", "--names", "cli").output
+    assert "<script>" not in latex and r"\textless{}script\textgreater{}" in latex
+    assert r"ev\textbar{}l" in latex and r"\_y\_" in latex and "tag=" in latex
+
+
+# --- all-identical codes (issue 27) ----------------------------------------------------------
+
+
+def test_cells_of_runs_with_one_distinct_code_are_marked(cli):
+    counts = {"distinct_query_codes": 1, "distinct_retrieval_codes": 40}
+    older = {"map@50:relevant_first": 1.0, "map@50:relevant_last": 0.0}  # no counts stored
+    arrays = {"codes.query.image": np.zeros((12, 4), np.uint8)}
+    with ResultStore(default_store_path()) as store:
+        store.save(_record("flat", 0, 0.4, **counts), arrays)
+        store.save(_record("old-flat", 0, 0.45, **older), arrays)
+        fine = {"distinct_query_codes": 12, "distinct_retrieval_codes": 40}
+        store.save(_record("fine", 0, 0.3, **fine), arrays)
+    out = cli("table", "--markdown", "--names", "cli")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    rows = {line.split("|")[2].strip(): line for line in lines if "| Image" in line}
+    assert "0.4000⁰" in rows["flat"] and "0.4500⁰" in rows["old-flat"] and "⁰" not in rows["fine"]
+    assert "⁰ all codes identical" in out.output
+    assert "warning: 2 run(s)" in out.output and "flat-0-32-synth-mirflickr" in out.output
+    csv_rows = list(csv.DictReader(io.StringIO(cli("table", "--csv").stdout)))
+    flags = {(r["task"], r["method"]): r["all_codes_identical"] for r in csv_rows}
+    assert flags[("i2t", "flat")] == "1" and flags[("i2t", "fine")] == "0"
+    latex = cli("table", "--latex").output
+    assert "0.4000$^{0}$" in latex and "$^{0}$ all codes identical" in latex
+    site = cli("report", "--out", str(default_store_path().parent / "site"))
+    assert site.exit_code == 0 and "warning: 2 run(s)" in site.output
+    html = (default_store_path().parent / "site" / "index.html").read_text()
+    assert "0.4000⁰" in html and "all codes identical" in html

@@ -79,7 +79,7 @@ def test_tune_with_pruning_through_the_cli(cli, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--trials", "0"), "--trials 0: a study needs at least 1 trial"),
+        (("--trials", "0"), "--trials 0: must be a whole number in [1, 10,000] (a study needs"),
         (("--batch-size", "0"), "--batch-size 0"),
         (("--val-fraction", "1.5"), "--val-fraction 1.5"),
         (("--val-max-queries", "0"), "--val-max-queries 0"),

@@ -17,7 +17,7 @@ from hashbench.cli.app import main
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": (
         "hashbench.cli.compare",
-        "Compare METHOD_A with METHOD_B per task: mean difference (A - B) over queries, its "
+        "Compare setting A with setting B per task: mean difference (A - B) over queries, its "
         "bootstrap interval, the paired randomization test's p-value and the effect size.",
     ),
     "data": (
@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": (
         "hashbench.cli.report",
         "Write the stored results as a static site that opens from disk (no network).",
+    ),
+    "rescore": (
+        "hashbench.cli.rescore",
+        "Recompute the scores of runs stored under an older scoring convention from their codes.",
     ),
     "run": (
         "hashbench.cli.run",

@@ -50,6 +50,8 @@ class App:
             from hashbench.registry import Registry
 
             self._registry = Registry.from_plugin_manager(self.plugin_manager())
+            for line in self._registry.warnings():  # a malformed method blocks only itself
+                stderr.print(f"warning: {escape(line)}", highlight=False)
         return self._registry
 
 

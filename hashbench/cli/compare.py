@@ -1,4 +1,9 @@
-"""`hashbench compare A B`: two methods on one dataset and code length, query by query."""
+"""`hashbench compare A B`: two settings on one dataset and code length, query by query.
+
+Each side is exactly one setting: a method name, or a row label as `hashbench table --names cli`
+prints it (`"cca-itq [ridge=1.0]"`, `"cca-itq (tuned)"`). A side that matches runs of several
+settings is refused with the settings found; the setting each side used is printed.
+"""
 
 from __future__ import annotations
 
@@ -9,85 +14,157 @@ from pathlib import Path
 
 import click
 
-from hashbench.cli.app import main, stdout
-from hashbench.cli.options import existing_store_path, open_store, split, store_option
+from hashbench.cli.app import App, main, stderr, stdout
+from hashbench.cli.options import (
+    CODE_BITS,
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    existing_store_path,
+    open_store,
+    split,
+    store_option,
+    variant_reference,
+)
 from hashbench.errors import InputError
 from hashbench.report.significance import load_per_query
 from hashbench.report.table import TASK_NAMES
 from hashbench.runner.spec import parse_budgets
 from hashbench.stats import (
     DEFAULT_RESAMPLES,
+    MIN_QUERIES,
     TESTS,
     Comparison,
     StatsOptions,
     compare_methods,
 )
 
+EXAMPLE = (
+    "hashbench compare cca-itq lsh --dataset synth-mirflickr --bits 32\n"
+    '  hashbench compare "cca-itq [ridge=1.0]" cca-itq --dataset synth-mirflickr --bits 32'
+)
+
 
 def _fmt_p(p: float | None, resamples: int | None = None) -> str:
     """A p-value; the smallest Monte Carlo value (no resample as extreme) shows as a bound."""
     if p is None:
-        return "-"
+        return "n/a"
     if resamples is not None and p <= 1.0 / (resamples + 1) + 1e-15:
         return f"<= {p:.1e}"
     return f"{p:.4f}" if p >= 1e-3 else f"{p:.1e}"
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _pick(side: str, records: list, labels: dict[str, str], where: str) -> str:
+    """The one setting (row label) `side` names among `records`, or a refusal listing them."""
+    found = sorted({labels[r.run_id] for r in records})
+    if side in found:
+        return side
+    mine = sorted({labels[r.run_id] for r in records if r.method == side})
+    if len(mine) == 1:
+        return mine[0]
+    if mine:
+        listed = "; ".join(f'"{label}"' for label in mine)
+        raise InputError(
+            f"'{side}' has runs of {len(mine)} settings {where}: {listed}. Name one as the "
+            f'side, e.g. `hashbench compare "{mine[-1]}" ...`, or narrow with --budget / '
+            "--protocol"
+        )
+    known = ", ".join(f'"{label}"' for label in found) or "none"
+    raise InputError(f"no finished runs of '{side}' {where}; settings stored there: {known}")
+
+
 @main.command()
-@click.argument("method_a")
-@click.argument("method_b")
-@click.option("--dataset", required=True, help="Dataset name as stored (e.g. synth-mirflickr).")
-@click.option("--bits", required=True, type=int, help="Code length.")
+@click.argument("method_a", metavar="A", required=False)
+@click.argument("method_b", metavar="B", required=False)
+@click.option("--dataset", default=None, help="Dataset name as stored (e.g. synth-mirflickr).")
+@click.option("--bits", default=None, type=CODE_BITS, help="Code length.")
 @click.option("--metric", default="map@50", show_default=True, help="Per-query metric.")
 @click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
 @click.option(
-    "--resamples", default=DEFAULT_RESAMPLES, show_default=True, type=int, help="Resamples."
+    "--protocol",
+    type=click.Choice(["default", "tuned"]),
+    default=None,
+    help="Only runs at default or at tuned parameters.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the resampling.")
-@click.option("--level", default=0.95, show_default=True, type=float, help="Interval level.")
+@click.option(
+    "--resamples",
+    default=DEFAULT_RESAMPLES,
+    show_default=True,
+    type=RESAMPLES,
+    help="Bootstrap / randomization resamples.",
+)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the resampling.")
+@click.option("--level", default=0.95, show_default=True, type=LEVEL, help="Interval level.")
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
 def compare(
-    method_a: str,
-    method_b: str,
-    dataset: str,
-    bits: int,
+    app: App,
+    method_a: str | None,
+    method_b: str | None,
+    dataset: str | None,
+    bits: int | None,
     metric: str,
     budget: str | None,
+    protocol: str | None,
     resamples: int,
     seed: int,
     level: float,
     store: Path | None,
     as_json: bool,
 ) -> None:
-    """Compare METHOD_A with METHOD_B per task: mean difference (A - B) over queries, its
+    """Compare setting A with setting B per task: mean difference (A - B) over queries, its
     bootstrap interval, the paired randomization test's p-value and the effect size.
 
-    Per-query values are averaged over the seeds both methods ran.
+    A and B are method names or row labels as `hashbench table --names cli` prints them; each
+    must match one setting (budget, protocol, parameters). Per-query values are averaged over
+    the seeds both ran. Below MIN_QUERIES (10) queries, interval, p-value and effect size are
+    n/a.
 
     \b
     Example:
       hashbench compare cca-itq lsh --dataset synth-mirflickr --bits 32
+      hashbench compare "cca-itq [ridge=1.0]" cca-itq --dataset synth-mirflickr --bits 32
     """
+    given = (("A", method_a), ("B", method_b), ("--dataset", dataset), ("--bits", bits))
+    missing = [name for name, value in given if value is None]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}. Example:\n  {EXAMPLE}")
     options = StatsOptions(resamples=resamples, seed=seed, level=level)
     path = existing_store_path(store)
+    where = f"on {dataset} at {bits} bits"
     with open_store(path, readonly=True) as results:
-        records = results.records(
-            dataset=[dataset],
-            method=[method_a, method_b],
-            bits=[bits],
-            budget=parse_budgets(split(budget)) if budget else None,
-        )
-        for method in (method_a, method_b):
-            budgets = {r.budget for r in records if r.method == method}
-            if not budgets:
-                raise InputError(f"no finished runs of '{method}' on {dataset} at {bits} bits")
-            if len(budgets) > 1:
-                raise InputError(
-                    f"'{method}' has runs of budgets {', '.join(sorted(budgets))}; "
-                    "choose one with --budget"
-                )
-        cells, _ = load_per_query(results, records, metric)
+        everything = results.records()  # labels as the whole table shows them
+        labels = variant_labels_of(everything, app)
+        budgets = parse_budgets(split(budget)) if budget else None
+        records = [
+            r
+            for r in everything
+            if r.dataset == dataset
+            and r.bits == bits
+            and (budgets is None or r.budget in budgets)
+            and (protocol is None or r.protocol == protocol)
+        ]
+        label_a = _pick(method_a, records, labels, where)
+        label_b = _pick(method_b, records, labels, where)
+        if label_a == label_b:
+            raise InputError(
+                f'A and B are the same setting ("{label_a}"); compare two different settings'
+            )
+        chosen = [r for r in records if labels[r.run_id] in (label_a, label_b)]
+        from hashbench.runner.rescore import stale_warning  # rows of an older scoring
+
+        if warning := stale_warning(chosen):
+            stderr.print(warning, highlight=False)
+        cells, _ = load_per_query(results, chosen, metric, lambda r: labels[r.run_id])
+    runs = {
+        side: sorted((r for r in chosen if labels[r.run_id] == side), key=lambda r: r.seed)
+        for side in (label_a, label_b)
+    }
     column = (dataset, bits)
     tasks = sorted(
         {row[0] for row, _ in cells},
@@ -95,20 +172,43 @@ def compare(
     )
     found: dict[str, Comparison] = {}
     for task in tasks:
-        a, b = cells.get(((task, method_a), column)), cells.get(((task, method_b), column))
+        a, b = cells.get(((task, label_a), column)), cells.get(((task, label_b), column))
         if a is None or b is None:
-            raise InputError(f"'{metric}' is not stored for both methods' {task} task")
+            raise InputError(f"'{metric}' is not stored for both settings' {task} task")
         found[task] = compare_methods(a, b, options)
+    settings = {
+        key: {
+            "label": label,
+            "method": runs[label][0].method,
+            "budget": runs[label][0].budget,
+            "protocol": runs[label][0].protocol,
+            "params": runs[label][0].params,
+            "runs": [r.run_id for r in runs[label]],
+            "seeds": [r.seed for r in runs[label]],
+            "other_settings": sorted(
+                {labels[r.run_id] for r in records if r.method == runs[label][0].method} - {label}
+            ),
+        }
+        for key, label in (("a", label_a), ("b", label_b))
+    }
+    too_few = [t for t, c in found.items() if c.n_queries < MIN_QUERIES]
+    why = (
+        f"interval, p-value and effect size need at least {MIN_QUERIES} queries (fewer give "
+        "degenerate intervals and a sign-flip test that cannot reach small p-values)"
+    )
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "a": method_a,
-                    "b": method_b,
+                    "a": label_a,
+                    "b": label_b,
+                    "settings": settings,
                     "dataset": dataset,
                     "bits": bits,
                     "metric": metric,
                     "options": asdict(options),
+                    "min_queries": MIN_QUERIES,
+                    "not_available": {t: why for t in too_few},
                     "tasks": {
                         t: {
                             k: (None if isinstance(v, float) and math.isinf(v) else v)
@@ -121,12 +221,28 @@ def compare(
             )
         )
         return
+    from rich.markup import escape
     from rich.table import Table
 
+    for key, side in (("A", "a"), ("B", "b")):
+        s = settings[side]
+        stdout.print(
+            escape(
+                f"{key}: {s['label']}: {s['method']}, budget {s['budget']}, protocol "
+                f"{s['protocol']}, seeds {','.join(map(str, s['seeds']))}, runs "
+                f"{', '.join(s['runs'])}"
+                + (
+                    "; also stored: " + ", ".join(f'"{o}"' for o in s["other_settings"])
+                    if s["other_settings"]
+                    else ""
+                )
+            ),
+            highlight=False,
+        )
     out = Table(
         "Task",
-        method_a,
-        method_b,
+        escape(label_a),
+        escape(label_b),
         "A - B",
         f"{level:.0%} interval",
         "p (queries)",
@@ -135,25 +251,34 @@ def compare(
         "queries",
         "shared seeds",
         "p (seeds t-test)",
-        title=f"{metric}: {method_a} vs {method_b}, {dataset}, {bits} bits",
-        caption=(
+        title=escape(f"{metric}: {label_a} vs {label_b}, {dataset}, {bits} bits"),
+        caption=escape(
             f"p (queries): {TESTS['queries']} ({resamples:,} resamples, seed {seed}); "
             f"interval: {options.describe_ci()}; d_z: mean per-query difference / its standard "
             "deviation; p (seeds t-test): needs 2 or more shared seeds."
+            + (f" n/a: {why}." if too_few else "")
         ),
     )
     for task, c in found.items():
+        interval = "n/a" if c.low is None else f"[{c.low:+.4f}, {c.high:+.4f}]"
         out.add_row(
             TASK_NAMES.get(task, task),
             f"{c.mean_a:.4f}",
             f"{c.mean_b:.4f}",
             f"{c.difference:+.4f}",
-            f"[{c.low:+.4f}, {c.high:+.4f}]",
+            interval,
             _fmt_p(c.pvalue, resamples if 2**c.n_queries > resamples else None),
-            f"{c.effect_size:+.3f}",
+            _fmt(c.effect_size, "+.3f"),
             f"{c.wins} / {c.losses}",
             str(c.n_queries),
             ",".join(map(str, c.seeds)) or "none shared",
             _fmt_p(c.seeds_pvalue),
         )
     stdout.print(out)
+
+
+def variant_labels_of(records: list, app: App) -> dict[str, str]:
+    """Row labels of `records`, decided as `hashbench table` decides them."""
+    from hashbench.report.variants import variant_labels
+
+    return variant_labels(records, variant_reference(app))

@@ -26,7 +26,8 @@ from hashbench.runner.recompute import recompute
     "--metric",
     default="map@50",
     show_default=True,
-    help="Metric name, e.g. map@100, map@all, ndcg@50, p@100, precision@radius2, pr.",
+    help="Metric name, e.g. map@100, map@50:index, map@all, ndcg@50, p@100, precision@radius2, "
+    "pr (a :<ties> suffix sets the tie order of that metric).",
 )
 @click.option(
     "--convention",
@@ -37,10 +38,11 @@ from hashbench.runner.recompute import recompute
 )
 @click.option(
     "--ties",
-    default="index",
-    show_default=True,
-    type=click.Choice(["index", "relevant_first", "relevant_last"]),
-    help="Order of items at equal Hamming distance.",
+    default=None,
+    type=click.Choice(["expected", "index", "relevant_first", "relevant_last"]),
+    help="Items at equal Hamming distance: expected = the mean over all their orders (the "
+    "default; independent of the order the dataset stores its items), or a fixed order. "
+    "[default: expected; index for --convention dcmh, which has no expected form]",
 )
 @click.option(
     "--zero-relevant",
@@ -55,7 +57,7 @@ def eval_(
     run_ids: tuple[str, ...],
     metric: str,
     convention: str,
-    ties: str,
+    ties: str | None,
     zero_relevant: str,
     store: Path | None,
     as_json: bool,
@@ -66,6 +68,7 @@ def eval_(
     Example:
       hashbench eval --run 3f2a9c --metric map@100 --convention dcmh
     """
+    shown_convention, shown_ties = _effective(metric, convention, ties)
     with open_store(store, readonly=True) as results:
         rows = []
         for run_id in run_ids:
@@ -90,8 +93,8 @@ def eval_(
                         "bits": r.bits,
                         "seed": r.seed,
                         "metric": metric,
-                        "convention": convention,
-                        "ties": ties,
+                        "convention": shown_convention,
+                        "ties": shown_ties,
                         "zero_relevant": zero_relevant,
                         "values": v,
                     }
@@ -110,7 +113,8 @@ def eval_(
         "bits",
         "seed",
         *(t for t in rows[0][1]),
-        title=f"{metric} (convention {convention}, ties {ties}, zero-relevant {zero_relevant})",
+        title=f"{metric} (convention {shown_convention}, ties {shown_ties}, "
+        f"zero-relevant {zero_relevant})",
     )
     for record, values in rows:
         cells = [
@@ -119,3 +123,14 @@ def eval_(
         names = (record.run_id, record.method, record.dataset, str(record.bits), str(record.seed))
         out.add_row(*(escape(v) for v in names), *cells)
     stdout.print(out)
+
+
+def _effective(metric: str, convention: str, ties: str | None) -> tuple[str, str]:
+    """The convention and tie order a metric name is computed with: a `:<modifier>` in the
+    name wins over the option; without either, ties are expected (dcmh: index)."""
+    mods = [m.strip() for m in str(metric).lower().split(":")[1:]]
+    convention = next((m for m in reversed(mods) if m in ("djsrh", "dcmh", "recall")), convention)
+    named = [m for m in mods if m in ("expected", "index", "relevant_first", "relevant_last")]
+    if named:
+        return convention, named[-1]
+    return convention, ties or ("index" if convention == "dcmh" else "expected")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import click
 from rich.markup import escape
 
@@ -33,6 +35,11 @@ def list_(app: App, kind: str, pattern: str) -> None:
                 + escape(
                     f"{info.display_name}: {info.summary} ({', '.join(flags)}; {info.reference})"
                 ),
+                highlight=False,
+            )
+        for name in sorted(n for n in registry.broken if fnmatch.fnmatch(n, pattern)):
+            stdout.print(
+                f"[bold]{escape(f'{name:14}')}[/bold] BROKEN (unavailable; see the warning)",
                 highlight=False,
             )
     elif kind == "datasets":

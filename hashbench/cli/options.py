@@ -20,6 +20,74 @@ if TYPE_CHECKING:  # imported where used: `--help` never loads numpy or torch
 # (tests/test_cli_lazy.py checks that the two agree)
 DATA_ENV = "HASHBENCH_DATA"
 
+
+
+class Bounded(click.FloatRange):
+    """A number in a closed range; NaN and infinity are refused (click's FloatRange lets NaN
+    through: every comparison with it is false). A bad value fails as one line naming the
+    option, the value, the allowed range and (`why`) the reason for the range."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, *, integer: bool = False, why: str = "") -> None:
+        super().__init__(low, high)
+        self.integer, self.why = integer, why
+        self.name = "integer" if integer else "float"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        import math
+
+        number: float | int | None = None
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip()) if self.integer else float(str(value).strip())
+            except ValueError:
+                pass
+        ok = number is not None and (not isinstance(number, float) or math.isfinite(number))
+        if not ok or not self.min <= number <= self.max:  # type: ignore[operator]
+            name = param.opts[0] if param is not None and param.opts else "value"
+            kind = "a whole number" if self.integer else "a finite number"
+            why = f" ({self.why})" if self.why else ""
+            raise InputError(f"{name} {value}: must be {kind} in {self.describe()}{why}")
+        return int(number) if self.integer else float(number)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        return f"[{self.min:,}, {self.max:,}]" if self.integer else f"[{self.min:g}, {self.max:g}]"
+
+    def _describe_range(self) -> str:  # click's help text: "[default: 10000; 100 to 10,000,000]"
+        return self.describe()[1:-1].replace(", ", " to ", 1)
+
+    def __repr__(self) -> str:
+        return f"Bounded({self.describe()})"
+
+
+def bounded_int(low: int, high: int, why: str = "") -> Bounded:
+    return Bounded(low, high, integer=True, why=why)
+
+
+# Ranges of the numeric options (README, "hashbench run" options), and why:
+RESAMPLES = bounded_int(
+    100, 10_000_000, "fewer cannot give p < 0.01; more takes minutes per table and GBs"
+)
+SEED = bounded_int(0, 2**32 - 1, "numpy's seed range")
+LEVEL = Bounded(0.5, 0.999, why="0.999 already leaves 5 of 10,000 resamples per tail")
+ALPHA = Bounded(0.0001, 0.5, why="a significance level")
+SCALE = Bounded(
+    0.005, 1.0, why="at 0.005 the synthetic datasets keep 10 of 2000 queries; smaller scales "
+    "would be clamped to the same data under another name"
+)
+ENERGY = Bounded(0.0, 1e6, why="pJ per operation; published values lie between 0.03 and 50")
+CODE_BITS = bounded_int(1, 1024, "code lengths go from 1 to 1024 bits")
+BATCH = bounded_int(1, 1 << 20, "items encoded at once")
+WORKERS = bounded_int(1, 1024, "worker processes")
+TRIALS = bounded_int(1, 10_000, "a study needs at least 1 trial; trial 0 is the method's defaults")
+TRIAL_BATCH = bounded_int(1, 1_000, "trials asked together")
+VAL_FRACTION = Bounded(0.01, 0.9, why="the validation share of the training pairs")
+VAL_QUERIES = bounded_int(1, 1_000_000, "validation queries")
+LOG_INTERVAL = Bounded(0.0, 86_400.0, why="seconds between progress lines, up to a day")
+
 store_option = click.option(
     "--store", type=click.Path(path_type=Path), default=None, help="Results database."
 )
@@ -77,9 +145,10 @@ def split_or_none(value: str | None) -> list[str] | None:
 def open_store(path: Path | None, *, readonly: bool = False) -> ResultStore:
     """The results store at `path`, or the default one.
 
-    Commands that only read open it `readonly` (never created, changed or migrated; a file that
-    is not a hashbench store is refused); commands that write create it at their first write,
-    so one refused on bad input leaves no empty store behind.
+    Commands that only read open it `readonly` (never created, changed or migrated, and no
+    -wal/-shm file is created beside it, so a store in a read-only folder is read too; a file
+    that is not a hashbench store is refused); commands that write create it at their first
+    write, so one refused on bad input leaves no empty store behind.
     """
     from hashbench.store import ResultStore, default_store_path
 
@@ -256,3 +325,16 @@ def prepare_grid(app: Any, grid: GridSpec, device: str, data_options: dict) -> t
         registry.dataset(name)
     kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
     return registry, dataclasses.replace(grid, dataset_options=kwargs)
+
+
+def variant_reference(app: Any):
+    """Each run's default parameters from the installed methods, so that row labels name
+    exactly the values a run changed (`hashbench.report.variants`); None when the plugins do
+    not load (labels then name every parameter in which a method's runs differ)."""
+    from hashbench.errors import HashbenchError
+    from hashbench.report.variants import registry_reference
+
+    try:
+        return registry_reference(app.registry())
+    except HashbenchError:
+        return None

@@ -60,6 +60,9 @@ def plot(
 ) -> None:
     """Draw the metric vs code length, P@K curves and PR curves (PNG and PDF).
 
+    With 2+ methods and 2+ columns also cd_diagram: the methods' average ranks over all
+    columns with the Nemenyi critical difference (as `hashbench table --ranks`).
+
     PR curves are by Hamming radius with counts pooled over queries (docs/metrics.md).
 
     \b
@@ -67,7 +70,9 @@ def plot(
       hashbench plot --datasets synth-mirflickr
       hashbench plot --metric map@all --bits 64 --layout one-column --out figures/
     """
+    from hashbench.cli.options import variant_reference
     from hashbench.report.plots import plot_curves, plot_metric_vs_bits
+    from hashbench.report.variants import variant_labels
     from hashbench.runner.recompute import recompute
 
     path = existing_store_path(store)
@@ -83,10 +88,22 @@ def plot(
             recomputed.append(record.run_id)
             return recompute(results, record, "pr")
 
-        written = plot_metric_vs_bits(records, metric, out_dir, names=names, layout=layout)
-        written += plot_curves(
-            records, curve_bits, out_dir, names=names, layout=layout, pr_source=pr_source
+        labels = variant_labels(records, variant_reference(app))  # as `hashbench table`
+        written = plot_metric_vs_bits(
+            records, metric, out_dir, names=names, layout=layout, labels=labels
         )
+        written += plot_curves(
+            records, curve_bits, out_dir, names=names, layout=layout, pr_source=pr_source,
+            labels=labels,
+        )
+        from hashbench.report.cd_diagram import plot_cd_diagram
+
+        ranks, why_not = plot_cd_diagram(
+            records, metric, out_dir, names=names, layout=layout, labels=labels
+        )  # the overall ranking over the table's columns (Demšar 2006)
+        written += ranks
+    if why_not:
+        stderr.print(f"no critical-difference diagram: {why_not}", highlight=False)
     if recomputed:
         stderr.print(f"PR curves of {len(recomputed)} older run(s) recomputed from stored codes")
     for file in written:

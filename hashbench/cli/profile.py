@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hashbench.cli.app import App, main, stdout
-from hashbench.cli.options import energy_model, split, store_option
+from hashbench.cli.options import ENERGY, SCALE, energy_model, split, store_option
 from hashbench.data.types import DatasetOptions
 from hashbench.report.efficiency import model_counts
 from hashbench.runner.grid import dataset_label
@@ -32,17 +32,17 @@ from hashbench.store import ResultStore, default_store_path
     "--scale",
     default=1.0,
     show_default=True,
-    type=float,
+    type=SCALE,
     help="Dataset scale, as for `run` (a stored run is looked up at this scale).",
 )
 @store_option
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
-@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
+@click.option("--e-mac", default=4.6, show_default=True, type=ENERGY, help="pJ per MAC.")
 @click.option(
     "--e-ac",
     default=0.9,
     show_default=True,
-    type=float,
+    type=ENERGY,
     help="pJ per synaptic operation (accumulate).",
 )
 @click.option("--layers", is_flag=True, help="Also print the per-layer breakdown.")

@@ -45,7 +45,22 @@ def scores_text(record) -> str:
         value = record.metrics.get(task, {}).get("map@50")
         if isinstance(value, int | float):
             parts.append(f"{name} {value:.4f}")
-    return "mAP@50 " + " ".join(parts) if parts else "no scores"
+    text = "mAP@50 " + " ".join(parts) if parts else "no scores"
+    return text + degenerate_text(record)
+
+
+def degenerate_text(record) -> str:
+    """A warning when a split's codes are all the same (one distinct code: every item tied)."""
+    splits = sorted(
+        f"{task} {split}"
+        for task, values in record.metrics.items()
+        if isinstance(values, dict)
+        for split in ("query", "retrieval")
+        if values.get(f"distinct_{split}_codes") == 1
+    )
+    if not splits:
+        return ""
+    return f"  WARNING: one distinct code in {', '.join(splits)} (every item ties)"
 
 
 def _clock_text(seconds: float) -> str:

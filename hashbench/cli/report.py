@@ -17,6 +17,10 @@ from rich.markup import escape
 
 from hashbench.cli.app import App, main, stderr
 from hashbench.cli.options import (
+    ALPHA,
+    CODE_BITS,
+    ENERGY,
+    RESAMPLES,
     display_names,
     energy_model,
     existing_store_path,
@@ -25,6 +29,7 @@ from hashbench.cli.options import (
     split,
     split_or_none,
     store_option,
+    variant_reference,
 )
 from hashbench.errors import HashbenchError, InputError
 
@@ -52,11 +57,13 @@ if TYPE_CHECKING:
     help="Marks follow a test (as in `hashbench table --significance`).",
 )
 @click.option("--ci", is_flag=True, help="Show each cell's bootstrap interval over queries.")
-@click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
-@click.option("--resamples", default=None, type=int, help="Bootstrap / randomization resamples.")
+@click.option("--alpha", default=0.05, show_default=True, type=ALPHA, help="Significance level.")
+@click.option(
+    "--resamples", default=None, type=RESAMPLES, help="Bootstrap / randomization resamples."
+)
 @click.option(
     "--curve-bits",
-    type=int,
+    type=CODE_BITS,
     default=None,
     help="Code length of the P@K and PR curves [default: the longest per dataset].",
 )
@@ -66,8 +73,8 @@ if TYPE_CHECKING:
     default=None,
     help="Folder of published reference numbers [default: results/reference].",
 )
-@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
-@click.option("--e-ac", default=0.9, show_default=True, type=float, help="pJ per SOP.")
+@click.option("--e-mac", default=4.6, show_default=True, type=ENERGY, help="pJ per MAC.")
+@click.option("--e-ac", default=0.9, show_default=True, type=ENERGY, help="pJ per SOP.")
 @click.option(
     "--names",
     "names_mode",
@@ -111,6 +118,7 @@ def report(
       hashbench report --datasets synth-mscoco --significance
     """
     from hashbench.report.site import SiteOptions, build_site, render_site, write_site
+    from hashbench.report.variants import variant_labels
     from hashbench.runner.recompute import recompute
     from hashbench.runner.spec import parse_bits, parse_budgets
 
@@ -126,21 +134,26 @@ def report(
     }
     with open_store(path, readonly=True) as results:
         records = results.records(**filters)
+        from hashbench.runner.rescore import stale_warning  # rows of an older scoring
+
+        if warning := stale_warning(records):
+            stderr.print(warning, highlight=False)
         failures = [r for r in results.failures() if _matches(r, filters)]
         if not records and not failures:
             stored = sum(done + failed for _, _, done, failed in results.status_counts())
             if stored:
                 raise InputError(f"no runs match these filters in {path} ({stored} stored)")
             raise InputError(f"no runs in {path} yet; run `hashbench run ...` first")
+        labels = variant_labels(records, variant_reference(app))
         per_query = (
-            _per_query(results, records, metric)
+            _per_query(results, records, metric, labels)
             if records and (ci or significance == "queries")
             else None
         )
         missing: list[str] = []
         table = (
             _table(records, metric, _Stats(significance, ci, alpha, resamples), per_query,
-                   reference_dir, missing, app)
+                   reference_dir, missing, app, labels)
             if records
             else None
         )  # fmt: skip
@@ -170,8 +183,13 @@ def report(
             title=title,
         )
         site = build_site(
-            records, failures, table, store=str(path), options=options, missing=missing
+            records, failures, table, store=str(path), options=options, missing=missing,
+            labels=labels,
         )
+    if table is not None and any(cell.degenerate for cell in table.cells.values()):
+        from hashbench.report.degenerate import degenerate_warning
+
+        stderr.print(escape(degenerate_warning(records, metric) or ""), highlight=False)
     if recomputed:
         stderr.print(f"PR curves of {len(recomputed)} older run(s) recomputed from stored codes")
     if unreadable:
@@ -194,12 +212,20 @@ def _matches(record: RunRecord, filters: dict) -> bool:
     )
 
 
-def _per_query(results, records: list[RunRecord], metric: str):
+def _per_query(results, records: list[RunRecord], metric: str, labels: dict[str, str]):
     from hashbench.report.significance import load_per_query
-    from hashbench.report.variants import variant_labels
 
-    labels = variant_labels(records)
-    per_query, recomputed = load_per_query(results, records, metric, lambda r: labels[r.run_id])
+    gone: list[str] = []  # runs whose codes file is missing: their cells show n/a
+    per_query, recomputed = load_per_query(
+        results, records, metric, lambda r: labels[r.run_id], missing=gone
+    )
+    if gone:
+        stderr.print(
+            f"warning: the codes of {len(gone)} run(s) are missing ({', '.join(gone)}); their "
+            "cells show n/a instead of an interval and their columns no test marks. "
+            "`hashbench status` lists them; `hashbench run` redoes them",
+            highlight=False,
+        )
     if recomputed:
         stderr.print(
             f"per-query {escape(metric)} recomputed from the stored codes of "
@@ -226,6 +252,7 @@ def _table(
     reference_dir: Path | None,
     missing: list[str],
     app: App,
+    labels: dict[str, str],
 ):
     """`hashbench table`'s comparison table of the records, with reference rows where real
     datasets are present and the tuning protocol's footnotes where tuned runs are."""
@@ -262,6 +289,7 @@ def _table(
         reference=reference,
         supervised=_supervised(app, records),
         notes=notes,
+        labels=labels,
     )
 
 

@@ -16,6 +16,10 @@ from rich.markup import escape
 
 from hashbench.cli.app import App, main, stderr, stdout
 from hashbench.cli.options import (
+    BATCH,
+    LOG_INTERVAL,
+    SCALE,
+    WORKERS,
     build_grid,
     existing_store_path,
     open_store,
@@ -29,6 +33,18 @@ from hashbench.errors import InputError
 
 if TYPE_CHECKING:
     pass
+
+
+def run_timeout_option(what: str):
+    """--run-timeout SECONDS (`hashbench run`, `hashbench tune`)."""
+    return click.option(
+        "--run-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"Fail {what} that takes longer (stored as failed with that reason; the sweep goes "
+        "on). Default: no limit.",
+    )
 
 
 @main.command()
@@ -57,8 +73,8 @@ if TYPE_CHECKING:
     "--scale",
     default=1.0,
     show_default=True,
-    type=float,
-    help="Shrink a dataset (0 < scale <= 1), e.g. 0.1 for a fast trial: synthetic ones, and "
+    type=SCALE,
+    help="Shrink a dataset (0.005 <= scale <= 1), e.g. 0.1 for a fast trial: synthetic ones, and "
     "the protocol split of cifar10 and the DVS datasets.",
 )
 @click.option(
@@ -69,7 +85,7 @@ if TYPE_CHECKING:
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--rerun", is_flag=True, help="Run again even when the store has the result.")
-@click.option("--encode-batch-size", default=4096, show_default=True, type=click.IntRange(1))
+@click.option("--encode-batch-size", default=4096, show_default=True, type=BATCH)
 @click.option(
     "--executor",
     default="local",
@@ -77,13 +93,14 @@ if TYPE_CHECKING:
     help="Where runs execute: local (this process), process (--workers N local processes), "
     "ray (a Ray cluster, --address); see `hashbench list executors`.",
 )
-@click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes.")
+@click.option("--workers", type=WORKERS, default=None, help="Worker processes.")
 @click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@run_timeout_option("a run")
 @click.option(
     "--log-interval",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0),
+    type=LOG_INTERVAL,
     envvar="HASHBENCH_LOG_INTERVAL",
     help="Off a terminal (a log file, CI): seconds between progress lines of the runs in "
     "flight (0: none). In a terminal, bars show progress instead.",
@@ -112,6 +129,7 @@ def run(
     executor: str,
     workers: int | None,
     address: str | None,
+    run_timeout: float | None,
     log_interval: float,
     tuned: bool,
     **data_options,
@@ -131,6 +149,7 @@ def run(
     from hashbench.report.table import build_table, to_rich
     from hashbench.runner.execute import RunOptions
     from hashbench.runner.grid import run_grid
+    from hashbench.runner.time_limit import check_run_timeout
     from hashbench.seeding import resolve_device
     from hashbench.tuning.session import run_tuned_grid
 
@@ -139,7 +158,11 @@ def run(
         raise InputError("--methods and --dataset each need at least one name")
     grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale)
     registry, grid = prepare_grid(app, grid, device, data_options)
-    options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
+    options = RunOptions(
+        device=resolve_device(device),
+        encode_batch_size=encode_batch_size,
+        run_timeout=check_run_timeout(run_timeout),
+    )
     settings = ExecutorSettings(workers=workers, address=address, block=app.block)
     runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
     with open_store(store) as results:  # opened first: an unusable store fails before training
@@ -183,9 +206,15 @@ def run(
 @click.option("--seeds", "-s", default="0", show_default=True, help="Seeds, comma-separated.")
 @click.option("--budget", default="paper", show_default=True, help="paper, quick or both.")
 @click.option("--param", "-p", "params", multiple=True, metavar="METHOD.NAME=VALUE")
-@click.option("--scale", default=1.0, show_default=True, type=float)
+@click.option("--scale", default=1.0, show_default=True, type=SCALE)
 @store_option
 @click.option("--traceback", "show_traceback", is_flag=True, help="Print failed runs' tracebacks.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Remove orphans: codes in the store's own codes folder that no run refers to, and "
+    "leftovers of writes that never finished (never those of a run a live process holds).",
+)
 @click.pass_obj
 def status(
     app: App,
@@ -198,17 +227,22 @@ def status(
     scale: float,
     store: Path | None,
     show_traceback: bool,
+    prune: bool,
 ) -> None:
     """Done / failed / pending runs: of one grid (same options as `run`), or the whole store.
+
+    Also lists finished runs whose codes are missing, rows changed after they were stored and
+    orphaned codes (removed with --prune).
 
     \b
     Example:
       hashbench status --methods lsh,cca-itq --dataset synth-mscoco --budget quick
       hashbench status --traceback
+      hashbench status --prune
     """
     from tabulate import tabulate
 
-    from hashbench.cli.status_view import claim_lines
+    from hashbench.cli.status_view import claim_lines, integrity_lines
     from hashbench.runner.grid import grid_status
     from hashbench.store import default_store_path
     from hashbench.tuning.report import study_summaries
@@ -236,14 +270,25 @@ def status(
                 "failed": sum(r[3] for r in summary),
             }
         failures = results.failures()
-        studies = study_summaries(results)
+        missing, damaged = results.missing_codes(), results.damaged_rows()
+        orphans = results.orphans()
+        studies = [] if damaged else study_summaries(results)  # it would refuse damaged rows
         claims = results.unfinished_claims()
+    if prune and orphans:
+        with open_store(path) as writable:
+            orphans, kept = writable.prune_orphans()
+        for orphan in kept:
+            click.echo(f"kept {orphan.path}: run {orphan.run_id} is being written right now")
     for state in ("running", "interrupted"):
         if any(c.state == state for c in claims):
             counts[state] = sum(c.state == state for c in claims)
     click.echo("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()))
     default = Path(path).resolve() == Path(default_store_path()).resolve()
     for line in claim_lines(claims, store=None if default else str(path)):
+        click.echo(line)
+    for line in integrity_lines(
+        missing, damaged, orphans, store=None if default else str(path), pruned=prune
+    ):
         click.echo(line)
     if studies:
         click.echo("\ntuning studies (`hashbench tune --show STUDY`):")

@@ -1,13 +1,20 @@
-"""What `hashbench status` says about claimed runs: those running now, and those interrupted
-(claimed by a process that ended before storing them) with the commands that resume them."""
+"""What `hashbench status` says about claimed runs (those running now, and those interrupted:
+claimed by a process that ended before storing them, with the commands that resume them) and
+about the store's files (runs whose codes are missing, rows changed after they were stored,
+orphaned codes)."""
 
 from __future__ import annotations
 
 import shlex
 import time
+from typing import TYPE_CHECKING
 
 from hashbench.runner.resume import describe, run_command
 from hashbench.store.claims import ClaimState
+
+if TYPE_CHECKING:
+    from hashbench.store import RunRecord
+    from hashbench.store.files import Orphan
 
 
 def _when(seconds: float) -> str:
@@ -55,3 +62,68 @@ def claim_lines(claims: list[ClaimState], store: str | None = None) -> list[str]
         )
         lines += [f"  {command}" for command in alone]
     return lines
+
+
+def integrity_lines(
+    missing: list[RunRecord],
+    damaged: list[tuple[str, str]],
+    orphans: list[Orphan],
+    store: str | None = None,
+    pruned: bool = False,
+) -> list[str]:
+    """Plain lines about finished runs whose codes are gone (and the commands that redo them),
+    rows changed after they were stored, and orphans of the codes folder; [] when all is well.
+    pruned: the orphans listed were removed (`status --prune`) rather than found."""
+    suffix = "" if store is None else f" --store {shlex.quote(store)}"
+    lines: list[str] = []
+    if missing:
+        lines += [
+            "",
+            f"codes missing ({len(missing)}): finished runs whose codes file is gone; "
+            "`table --ci` shows n/a for their cells, and `hashbench run` redoes them:",
+        ]
+        lines += [f"  {r.run_id}  {_describe(r)}  ({r.codes_path})" for r in missing]
+        alone = [_redo_command(r) for r in missing]
+        commands = list(dict.fromkeys(f"{c}{suffix}" for c in alone if c))
+        if commands:
+            lines.append(
+                "redo: the command that made them, or each run alone (add the --param options "
+                "and data options it was run with, if any):"
+            )
+            lines += [f"  {command}" for command in commands]
+    if damaged:
+        lines += [
+            "",
+            f"changed after they were stored ({len(damaged)}): tables refuse these rows; "
+            "rerun each with `hashbench run ... --rerun`, or delete its row:",
+        ]
+        lines += [f"  {run_id}  {why}" for run_id, why in damaged]
+    if orphans:
+        verb = "removed" if pruned else "found"
+        lines += [
+            "",
+            f"orphans {verb} ({len(orphans)}): codes no run refers to, or a write that never "
+            "finished" + ("" if pruned else f" (`hashbench status --prune{suffix}` removes them)"),
+        ]
+        lines += [f"  {o.path}" + ("  (unfinished write)" if o.temporary else "") for o in orphans]
+    return lines
+
+
+def _describe(record: RunRecord) -> str:
+    return describe(_about(record))
+
+
+def _about(record: RunRecord) -> dict:
+    return {
+        "method": record.method,
+        "dataset": record.dataset.partition("@")[0],
+        "dataset_label": record.dataset,
+        "bits": record.bits,
+        "seed": record.seed,
+        "budget": record.budget,
+        "protocol": record.protocol,
+    }
+
+
+def _redo_command(record: RunRecord) -> str | None:
+    return run_command(_about(record))

@@ -12,6 +12,9 @@ from rich.markup import escape
 
 from hashbench.cli.app import main, stderr, stdout
 from hashbench.cli.options import (
+    ALPHA,
+    ENERGY,
+    RESAMPLES,
     display_names,
     energy_model,
     existing_store_path,
@@ -20,6 +23,7 @@ from hashbench.cli.options import (
     split,
     split_or_none,
     store_option,
+    variant_reference,
 )
 from hashbench.errors import InputError
 from hashbench.report.efficiency import (
@@ -80,13 +84,13 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
     help="Show each cell's 95%% bootstrap interval over queries (mean ±h) instead of the std.",
 )
 @click.option(
-    "--alpha", default=0.05, show_default=True, type=float, help="Significance level."
+    "--alpha", default=0.05, show_default=True, type=ALPHA, help="Significance level."
 )
 @click.option(
     "--resamples",
     default=DEFAULT_RESAMPLES,
     show_default=True,
-    type=int,
+    type=RESAMPLES,
     help="Bootstrap / randomization resamples (seeded: the same table every time).",
 )
 @click.option(
@@ -110,8 +114,14 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
     is_flag=True,
     help="Show params, MACs, SOPs, energy, train time and encode throughput instead.",
 )
-@click.option("--e-mac", default=4.6, show_default=True, type=float, help="pJ per MAC.")
-@click.option("--e-ac", default=0.9, show_default=True, type=float, help="pJ per SOP.")
+@click.option(
+    "--ranks",
+    is_flag=True,
+    help="Show the methods' average ranks over all columns (dataset x bits x task), the "
+    "Friedman test and the Nemenyi critical difference (Demšar 2006) instead.",
+)
+@click.option("--e-mac", default=4.6, show_default=True, type=ENERGY, help="pJ per MAC.")
+@click.option("--e-ac", default=0.9, show_default=True, type=ENERGY, help="pJ per SOP.")
 @click.pass_obj
 def table(
     app,
@@ -133,6 +143,7 @@ def table(
     reference: bool,
     reference_dir: Path | None,
     efficiency: bool,
+    ranks: bool,
     e_mac: float,
     e_ac: float,
 ) -> None:
@@ -147,7 +158,13 @@ def table(
       hashbench table --ci --significance --latex
       hashbench table --significance seeds
       hashbench table --efficiency
+      hashbench table --ranks
     """
+    if ranks and (efficiency or ci or significance or tie_range or reference):
+        raise InputError(
+            "--ranks shows average ranks over columns; drop --efficiency, --ci, "
+            "--significance, --tie-range and --reference (they apply to the other views)"
+        )
     path = existing_store_path(store)
     per_query = None
     options = StatsOptions(resamples=resamples, alpha=alpha)
@@ -159,11 +176,23 @@ def table(
             budget=parse_budgets(split(budget)) if budget else None,
             protocol=protocol,
         )
+        from hashbench.runner.rescore import stale_warning  # rows of an older scoring
+
+        if warning := stale_warning(records):
+            stderr.print(warning, highlight=False)
+        labels = variant_labels(records, variant_reference(app))
         if records and not efficiency and (ci or significance == "queries"):
-            labels = variant_labels(records)
+            gone: list[str] = []  # runs whose codes file is missing: their cells show n/a
             per_query, recomputed = load_per_query(
-                results, records, metric, lambda r: labels[r.run_id]
+                results, records, metric, lambda r: labels[r.run_id], missing=gone
             )
+            if gone:
+                stderr.print(
+                    f"warning: the codes of {len(gone)} run(s) are missing ({', '.join(gone)}); "
+                    "their cells show n/a instead of an interval and their columns no test "
+                    "marks. `hashbench status` lists them; `hashbench run` redoes them",
+                    highlight=False,
+                )
             if recomputed:
                 stderr.print(
                     f"per-query {escape(metric)} recomputed from the stored codes of "
@@ -174,7 +203,7 @@ def table(
     names = display_names(app, names_mode or ("display" if fmt in ("latex", "markdown") else "cli"))
     if efficiency:
         energy = energy_model(e_mac, e_ac)
-        rows = build_efficiency_rows(records, energy)
+        rows = build_efficiency_rows(records, energy, labels)
         if fmt in ("markdown", "latex"):
             click.echo(render_efficiency(rows, energy, fmt, names))
             return
@@ -193,6 +222,9 @@ def table(
             out.add_row(*(escape(str(c)) for c in cells))
         stdout.print(out)
         return
+    if ranks:
+        _print_ranks(build_table(records, metric, labels=labels), alpha, fmt, names)
+        return
     comparison = build_table(
         records,
         metric,
@@ -208,6 +240,7 @@ def table(
         reference=load_reference(reference_dir) if reference else (),
         supervised=_supervised_methods(app, records),
         notes=_tuning_notes(records),
+        labels=labels,
     )
     if significance == "seeds" and all(c.n < 2 for c in comparison.cells.values() if c.n):
         stderr.print(
@@ -215,6 +248,7 @@ def table(
             "nothing and all methods share the best mark; the query-level test "
             "(--significance) works with one seed"
         )
+    _warn_degenerate(comparison, records, metric)
     if fmt == "latex":
         click.echo(to_latex(comparison, marks=tuple(split(marks)), names=names), nl=False)
     elif fmt == "csv":
@@ -223,6 +257,21 @@ def table(
         click.echo(to_markdown(comparison, names=names))
     else:
         stdout.print(to_rich(comparison, names=names))
+
+
+def _print_ranks(comparison, alpha: float, fmt: str | None, names) -> None:
+    """The overall ranking view of `comparison` (hashbench.report.ranks_table)."""
+    from hashbench.report import ranks_table as view
+
+    ranking, marks = view.table_ranking(comparison, alpha), view.table_marks(comparison)
+    if fmt == "latex":
+        click.echo(view.ranks_latex(ranking, comparison.metric, names, marks), nl=False)
+    elif fmt == "csv":
+        click.echo(view.ranks_csv(ranking, comparison.metric, marks), nl=False)
+    elif fmt == "markdown":
+        click.echo(view.ranks_markdown(ranking, comparison.metric, names, marks))
+    else:
+        stdout.print(view.ranks_rich(ranking, comparison.metric, names, marks))
 
 
 def _supervised_methods(app, records) -> set[str]:
@@ -245,3 +294,12 @@ def _tuning_notes(records) -> list[str]:
     from hashbench.tuning.report import protocol_footnotes
 
     return protocol_footnotes(records)
+
+
+def _warn_degenerate(comparison, records, metric: str) -> None:
+    """One warning line naming the runs whose codes are all identical (cells marked ⁰)."""
+    from hashbench.report.degenerate import degenerate_warning
+
+    line = degenerate_warning(records, metric)
+    if line and any(cell.degenerate for cell in comparison.cells.values()):
+        stderr.print(escape(line), highlight=False)

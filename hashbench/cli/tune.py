@@ -13,6 +13,13 @@ from tabulate import tabulate
 
 from hashbench.cli.app import App, main, stderr
 from hashbench.cli.options import (
+    BATCH,
+    SCALE,
+    TRIAL_BATCH,
+    TRIALS,
+    VAL_FRACTION,
+    VAL_QUERIES,
+    WORKERS,
     build_grid,
     existing_store_path,
     open_store,
@@ -21,10 +28,12 @@ from hashbench.cli.options import (
     split,
     sweep_file_option,
 )
+from hashbench.cli.run import run_timeout_option
 from hashbench.data.validation import DEFAULT_FRACTION, DEFAULT_MAX_QUERIES, primary_score
 from hashbench.errors import InputError
 from hashbench.executors import ExecutorSettings
 from hashbench.runner.execute import PlannedRun, RunOptions
+from hashbench.runner.time_limit import check_run_timeout
 from hashbench.seeding import resolve_device
 from hashbench.store import RunRecord
 from hashbench.tuning.report import show_study
@@ -97,7 +106,7 @@ def _short(value: object) -> str:
     "--trials",
     default=DEFAULT_TRIALS,
     show_default=True,
-    type=int,
+    type=TRIALS,
     help="Trials per study (the same for every method); trial 0 is the method's own values.",
 )
 @click.option(
@@ -105,7 +114,7 @@ def _short(value: object) -> str:
     "batch",
     default=DEFAULT_BATCH,
     show_default=True,
-    type=int,
+    type=TRIAL_BATCH,
     help="Trials asked together, then told together; independent of --workers, so a study is "
     "the same whatever runs it.",
 )
@@ -120,14 +129,14 @@ def _short(value: object) -> str:
     "--val-fraction",
     default=DEFAULT_FRACTION,
     show_default=True,
-    type=float,
+    type=VAL_FRACTION,
     help="Share of the training pairs held out as validation queries.",
 )
 @click.option(
     "--val-max-queries",
     default=DEFAULT_MAX_QUERIES,
     show_default=True,
-    type=int,
+    type=VAL_QUERIES,
     help="At most this many validation queries.",
 )
 @click.option(
@@ -138,7 +147,7 @@ def _short(value: object) -> str:
     metavar="METHOD.NAME=VALUE",
     help="Fix a hyperparameter (repeatable); searched ones start from it.",
 )
-@click.option("--scale", default=1.0, show_default=True, type=float, help="Shrink datasets.")
+@click.option("--scale", default=1.0, show_default=True, type=SCALE, help="Shrink datasets.")
 @click.option(
     "--store",
     type=click.Path(path_type=Path),
@@ -146,10 +155,11 @@ def _short(value: object) -> str:
     help="Results database [default: $HASHBENCH_STORE or results/hashbench.sqlite].",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
-@click.option("--encode-batch-size", default=4096, show_default=True, type=click.IntRange(1))
+@click.option("--encode-batch-size", default=4096, show_default=True, type=BATCH)
 @click.option("--executor", default="local", show_default=True, help="local, process or ray.")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes.")
+@click.option("--workers", type=WORKERS, default=None, help="Worker processes.")
 @click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@run_timeout_option("a trial (or a test run)")
 @click.option("--show", "show", default=None, metavar="STUDY", help="Print a stored study.")
 @real_data_options
 @click.pass_obj
@@ -173,6 +183,7 @@ def tune(
     executor: str,
     workers: int | None,
     address: str | None,
+    run_timeout: float | None,
     show: str | None,
     **data_options,
 ) -> None:
@@ -197,7 +208,11 @@ def tune(
     settings = TuneSettings(trials, batch, pruner, val_fraction, val_max_queries)
     grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale)
     registry, grid = prepare_grid(app, grid, device, data_options)
-    options = RunOptions(device=resolve_device(device), encode_batch_size=encode_batch_size)
+    options = RunOptions(
+        device=resolve_device(device),
+        encode_batch_size=encode_batch_size,
+        run_timeout=check_run_timeout(run_timeout),
+    )
     runner = registry.executor(executor)(
         ExecutorSettings(workers=workers, address=address, block=app.block)
     )

@@ -15,7 +15,11 @@ import numpy as np
 
 from hashbench.errors import InputError
 
-TIE_ORDERS = ("index", "relevant_first", "relevant_last")
+# "expected": the mean over all orders of tied items (the default; independent of the order a
+# dataset stores its items). The others are fixed orders: ascending database index, and the two
+# that bracket the tie effect (relevant items first / last inside each group of equal distance).
+TIE_ORDERS = ("expected", "index", "relevant_first", "relevant_last")
+DEFAULT_TIES = "expected"
 CONVENTIONS = ("djsrh", "dcmh", "recall")
 ZERO_RELEVANT = ("zero", "skip")
 NDCG_VARIANTS = ("dsrh", "spikinghash")
@@ -187,6 +191,25 @@ def check_option(value: object, name: str, valid: Sequence[str]) -> str:
         choices = ", ".join(repr(v) for v in valid)
         raise InputError(f"{name} must be one of {choices}; got {value!r}")
     return value
+
+
+def resolve_ties(ties: object, convention: str = "djsrh") -> str:
+    """The tie order to use: `ties` if given (checked), else the default for the convention.
+
+    dcmh averages over the first min(K, R) relevant items wherever they rank; its expectation
+    over tie orders has no cheap closed form here, so dcmh defaults to "index" and refuses
+    "expected" rather than estimate it.
+    """
+    if ties is None:
+        return "index" if convention == "dcmh" else DEFAULT_TIES
+    ties = check_option(ties, "ties", TIE_ORDERS)
+    if ties == "expected" and convention == "dcmh":
+        raise InputError(
+            "ties='expected' is not available for the dcmh convention (no exact closed form); "
+            "use ties='index' (dcmh's default), 'relevant_first' or 'relevant_last', "
+            "or the djsrh / recall convention"
+        )
+    return ties
 
 
 def check_flag(value: object, name: str) -> bool:

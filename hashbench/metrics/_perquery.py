@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hashbench.metrics import _expected as E
 from hashbench.metrics import _formulas as F
 from hashbench.metrics._engine import KNN_MAX_K, RankStats, Request
 from hashbench.metrics._inputs import Problem
@@ -25,7 +26,7 @@ class Spec:
     kind: str
     k: int = 0
     convention: str = "djsrh"
-    ties: str = "index"
+    ties: str = "expected"  # see _inputs.TIE_ORDERS; dcmh callers resolve to "index"
     variant: str = "dsrh"  # NDCG definition: dsrh or spikinghash
     radius: int = 2
 
@@ -155,13 +156,22 @@ def _discounts(k: int, variant: str) -> np.ndarray:
     return disc
 
 
-def _top_levels(spec: Spec, ctx: Context, stats: RankStats, kind: str, k: int) -> np.ndarray:
-    """(n_query, k) relevance levels of the top k under the spec's tie order."""
+def _top_values(
+    spec: Spec, ctx: Context, stats: RankStats, kind: str, k: int, value=lambda lev: lev
+) -> np.ndarray:
+    """(n_query, k) value(relevance level) at ranks 1..k under the spec's tie order; for
+    "expected", each rank's expectation: the mean value of the distance group holding it."""
+    if spec.ties == "expected":
+        n_lev = stats.hist.shape[1]
+        counts, means = E.group_means(stats.hist, value(np.arange(n_lev, dtype=np.float64)))
+        return F.top_levels(counts, means, k)
     if spec.ties == "index":
         q_idx = np.arange(ctx.problem.n_query)
-        return ctx.labels.pair_levels(q_idx, stats.topk[:, :k], kind).astype(np.float64)
-    counts, values = F.runs_by_tie_order(stats.hist, spec.ties)
-    return F.top_levels(counts, values, k)
+        levels = ctx.labels.pair_levels(q_idx, stats.topk[:, :k], kind).astype(np.float64)
+    else:
+        counts, values = F.runs_by_tie_order(stats.hist, spec.ties)
+        levels = F.top_levels(counts, values, k)
+    return value(levels)
 
 
 def per_query(spec: Spec, ctx: Context, stats: RankStats) -> np.ndarray:
@@ -178,6 +188,8 @@ def per_query(spec: Spec, ctx: Context, stats: RankStats) -> np.ndarray:
     if spec.kind == "map_all":
         if spec.ties == "index":
             return stats.ap_all
+        if spec.ties == "expected":  # over the full ranking this is the tie-aware AP
+            return F.tie_aware_ap(*_binary_hist(stats))
         hits, sums = F.hits_and_prec_sum(*_binary_hist(stats), spec.ties, ctx.n)
         return F.normalise(sums, hits, None, ctx.n, "djsrh")
     if spec.kind == "map":
@@ -185,6 +197,8 @@ def per_query(spec: Spec, ctx: Context, stats: RankStats) -> np.ndarray:
         if spec.ties == "index":
             return F.ap_from_head(stats.head, k, n_rel, spec.convention)
         n_all, n_hit = _binary_hist(stats)
+        if spec.ties == "expected":
+            return E.expected_ap_at_k(n_all, n_hit, k, spec.convention, n_rel)
         if spec.convention == "dcmh":
             m = np.minimum(k, ctx.n_rel)
             sums = F.first_m_prec_sum(n_all, n_hit, spec.ties, m)
@@ -194,17 +208,20 @@ def per_query(spec: Spec, ctx: Context, stats: RankStats) -> np.ndarray:
     if spec.kind in ("p", "r"):
         if spec.ties == "index":
             hits = _hits_index(stats, k)
+        elif spec.ties == "expected":
+            hits = E.expected_hits(*_binary_hist(stats), k)
         else:
             hits, _ = F.hits_and_prec_sum(*_binary_hist(stats), spec.ties, k)
         if spec.kind == "p":
             return hits / k
         return np.divide(hits, ctx.n_rel, out=np.zeros(len(hits)), where=ctx.n_rel > 0)
     if spec.kind == "acg":
-        return _top_levels(spec, ctx, stats, "grade", k).mean(axis=1)
+        return _top_values(spec, ctx, stats, "grade", k).mean(axis=1)
     if spec.kind == "ndcg":
         kind = level_kind(spec)
         disc = _discounts(k, spec.variant)
-        dcg = (_gains(_top_levels(spec, ctx, stats, kind, k), spec.variant) * disc).sum(axis=1)
+        gains = _top_values(spec, ctx, stats, kind, k, lambda lev: _gains(lev, spec.variant))
+        dcg = (gains * disc).sum(axis=1)
         counts = ctx.level_counts(kind)  # ideal order: best level first over the whole database
         n_lev = n_levels(kind, ctx.problem.n_labels)
         ideal = F.top_levels(counts[:, ::-1], np.arange(n_lev)[::-1], k)
@@ -224,6 +241,8 @@ def pk_hits(ctx: Context, stats: RankStats, ks: tuple[int, ...], ties: str) -> n
     if ties == "index":
         return stats.cuts[:, [stats.cut_ks.index(k) for k in ks]]
     n_all, n_hit = _binary_hist(stats)
+    if ties == "expected":
+        return np.stack([E.expected_hits(n_all, n_hit, k) for k in ks], axis=1)
     return np.stack([F.hits_and_prec_sum(n_all, n_hit, ties, k)[0] for k in ks], axis=1)
 
 

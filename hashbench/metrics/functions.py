@@ -4,8 +4,12 @@ All functions take the same four arrays first:
     query_codes (n_query, bits), db_codes (n_db, bits): {-1,+1} (any int/float dtype) or {0,1}
     query_labels (n_query, c), db_labels (n_db, c): multi-hot {0,1}
 A database item is relevant to a query when they share at least one label. The ranking is by
-Hamming distance; `ties` orders equal distances: "index" (ascending database index, the order
-faiss returns; the default), "relevant_first" or "relevant_last". `exclude_self=True` (query i
+Hamming distance; `ties` says how equal distances count: "expected" (the default: the exact mean
+over all orders of tied items, so the score does not depend on the order the database stores
+its items; McSherry & Najork 2008), or a fixed order: "index" (ascending database index, the
+order faiss returns), "relevant_first" or "relevant_last" (these two bracket the tie effect).
+The dcmh mAP convention has no expected form: it defaults to "index" and refuses "expected".
+`exclude_self=True` (query i
 is database item i, unimodal retrieval) leaves each query's own item out of its ranking.
 `zero_relevant` says how queries without any relevant database item enter the mean: "zero"
 (they score 0 and count; the default) or "skip" (left out of the mean; 0.0 if none is left).
@@ -20,13 +24,13 @@ from hashbench.metrics import _engine
 from hashbench.metrics._inputs import (
     CONVENTIONS,
     NDCG_VARIANTS,
-    TIE_ORDERS,
     ZERO_RELEVANT,
     check_k,
     check_ks,
     check_option,
     check_radius,
     prepare,
+    resolve_ties,
 )
 from hashbench.metrics._perquery import (
     Context,
@@ -74,7 +78,7 @@ def map_at_k(
     db_labels,
     k: int = 50,
     convention: str = "djsrh",
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> float:
@@ -82,15 +86,12 @@ def map_at_k(
 
     convention: "djsrh" (AP normalised by the relevant items found in the top k; the published
     tables' convention), "dcmh" (mean of t / rank_t over the first min(k, R) relevant items,
-    wherever they rank) or "recall" (AP normalised by min(k, R)).
+    wherever they rank) or "recall" (AP normalised by min(k, R)). ties: None means "expected"
+    (for dcmh: "index", the only default dcmh has; see the module docstring).
     """
     k = check_k(k)
-    spec = Spec(
-        "map",
-        k=k,
-        convention=check_option(convention, "convention", CONVENTIONS),
-        ties=check_option(ties, "ties", TIE_ORDERS),
-    )
+    convention = check_option(convention, "convention", CONVENTIONS)
+    spec = Spec("map", k=k, convention=convention, ties=resolve_ties(ties, convention))
     zero_relevant = _policy(zero_relevant)
     return _scalar(
         _context(query_codes, db_codes, query_labels, db_labels, exclude_self), spec, zero_relevant
@@ -102,12 +103,12 @@ def map_at_all(
     db_codes,
     query_labels,
     db_labels,
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> float:
     """Mean average precision over the full ranking (all conventions agree when K = n)."""
-    spec = Spec("map_all", ties=check_option(ties, "ties", TIE_ORDERS))
+    spec = Spec("map_all", ties=resolve_ties(ties))
     zero_relevant = _policy(zero_relevant)
     return _scalar(
         _context(query_codes, db_codes, query_labels, db_labels, exclude_self), spec, zero_relevant
@@ -120,12 +121,12 @@ def precision_at_k(
     query_labels,
     db_labels,
     k: int = 50,
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> float:
     """Mean Precision@k: relevant items in the top k, divided by k."""
-    spec = Spec("p", k=check_k(k), ties=check_option(ties, "ties", TIE_ORDERS))
+    spec = Spec("p", k=check_k(k), ties=resolve_ties(ties))
     zero_relevant = _policy(zero_relevant)
     return _scalar(
         _context(query_codes, db_codes, query_labels, db_labels, exclude_self), spec, zero_relevant
@@ -138,12 +139,12 @@ def recall_at_k(
     query_labels,
     db_labels,
     k: int = 50,
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> float:
     """Mean Recall@k: relevant items in the top k, divided by R (0 when R = 0)."""
-    spec = Spec("r", k=check_k(k), ties=check_option(ties, "ties", TIE_ORDERS))
+    spec = Spec("r", k=check_k(k), ties=resolve_ties(ties))
     zero_relevant = _policy(zero_relevant)
     return _scalar(
         _context(query_codes, db_codes, query_labels, db_labels, exclude_self), spec, zero_relevant
@@ -156,12 +157,12 @@ def acg_at_k(
     query_labels,
     db_labels,
     k: int = 50,
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> float:
     """Mean ACG@k: average number of labels the top k share with the query."""
-    spec = Spec("acg", k=check_k(k), ties=check_option(ties, "ties", TIE_ORDERS))
+    spec = Spec("acg", k=check_k(k), ties=resolve_ties(ties))
     zero_relevant = _policy(zero_relevant)
     return _scalar(
         _context(query_codes, db_codes, query_labels, db_labels, exclude_self), spec, zero_relevant
@@ -175,7 +176,7 @@ def ndcg_at_k(
     db_labels,
     k: int = 50,
     ndcg_variant: str = "dsrh",
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> float:
@@ -189,7 +190,7 @@ def ndcg_at_k(
     spec = Spec(
         "ndcg",
         k=check_k(k),
-        ties=check_option(ties, "ties", TIE_ORDERS),
+        ties=resolve_ties(ties),
         variant=check_option(ndcg_variant, "ndcg_variant", NDCG_VARIANTS),
     )
     zero_relevant = _policy(zero_relevant)
@@ -239,12 +240,12 @@ def pk_curve(
     query_labels,
     db_labels,
     ks=None,
-    ties: str = "index",
+    ties: str | None = None,
     zero_relevant: str = "zero",
     exclude_self: bool = False,
 ) -> PKCurve:
     """Mean Precision@K and Recall@K for each K in ks (default: 1, 5, 10, 20, 50, ..., n)."""
-    ties = check_option(ties, "ties", TIE_ORDERS)
+    ties = resolve_ties(ties)
     zero_relevant = _policy(zero_relevant)
     ctx = _context(query_codes, db_codes, query_labels, db_labels, exclude_self)
     ks = k_grid(ctx.n) if ks is None else [ctx.k_eff(k) for k in check_ks(ks)]

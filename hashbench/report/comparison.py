@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hashbench.errors import InputError
+from hashbench.report.degenerate import degenerate_task
 from hashbench.report.reference import REAL_DATASETS, ReferenceValue
 from hashbench.report.significance import CellKey, seed_test_marks, table_statistics
 from hashbench.report.variants import variant_labels
-from hashbench.stats import DEFAULT_OPTIONS, StatsOptions
+from hashbench.stats import DEFAULT_OPTIONS, MIN_QUERIES, StatsOptions
 from hashbench.store import RunRecord
 
 TASK_NAMES = {"i2t": "Image -> Text", "t2i": "Text -> Image", "unimodal": "Unimodal"}
@@ -37,6 +38,11 @@ SUPERVISED_NOTE = (
 )
 
 MARK_NAMES = ("best", "second", "third")
+DEGENERATE_MARK = "⁰"
+DEGENERATE_NOTE = (
+    "⁰ all codes identical: a run of this cell gave every query (or every database item) the "
+    "same code, so its ranking is all ties and the value says nothing about the method."
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class Cell:
     ci_low: float | None = None  # bootstrap interval over queries of the mean
     ci_high: float | None = None
     pvalue: float | None = None  # Holm-adjusted p against the leader of the mark's stage
+    few_queries: int | None = None  # queries, when below MIN_QUERIES: interval / test n/a
+    ci_na: bool = False  # an interval was asked for and is n/a (few_queries)
+    degenerate: bool = False  # a run's codes are all identical in a split (see `degenerate`)
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,15 @@ class ComparisonTable:
             )
         if self.significance is not None:
             notes.append(self.significance.describe())
+        few = sorted({c.few_queries for c in self.cells.values() if c.few_queries is not None})
+        if few and (self.ci is not None or self.significance is not None):
+            notes.append(
+                f"n/a: {' or '.join(map(str, few))} queries, fewer than the {MIN_QUERIES} an "
+                "interval or a query-level test needs (no interval, and no marks in that column "
+                "under --significance)."
+            )
+        if any(c.degenerate for c in self.cells.values()):
+            notes.append(DEGENERATE_NOTE)
         return notes + list(self.extra_notes)
 
 
@@ -140,6 +158,7 @@ def build_table(
     per_query: Mapping[CellKey, Mapping[int, np.ndarray]] | None = None,
     ci: bool = False,
     stats: StatsOptions = DEFAULT_OPTIONS,
+    labels: Mapping[str, str] | None = None,
 ) -> ComparisonTable:
     """Aggregate finished runs into a table of `metric` (a key of the stored metrics).
 
@@ -150,25 +169,33 @@ def build_table(
     per_query: cell -> seed -> per-query values of `metric` (`significance.load_per_query`),
     needed by `ci` (bootstrap intervals over queries, computed with `stats`) and by the
     query-level test; the seeds test uses the stored values.
+    labels: each run's row label (`variants.variant_labels` of all the records, best with the
+    methods' defaults); default: labels decided without the defaults.
     """
     supervised = set(supervised)
     samples: dict[tuple, dict[int, float]] = defaultdict(dict)
     bounds: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    degenerate: set[tuple] = set()  # cells with a run whose codes are all identical
     columns, rows, pair_fused, supervised_rows = set(), set(), set(), set()
     available: set[str] = set()
     records = list(records)
-    labels = variant_labels(records)  # runs of other settings get rows of their own
+    if labels is None:  # runs of other settings get rows of their own
+        labels = variant_labels(records)
     for record in records:
         column = (record.dataset, record.bits)
         method = labels[record.run_id]
         if record.method in supervised or record.provenance.get("supervision") == "supervised":
             supervised_rows.add(method)
         for task, values in record.metrics.items():
+            if not isinstance(values, dict):  # run-level entries, e.g. "scoring"
+                continue
             available.update(k for k, v in values.items() if isinstance(v, int | float))
             if metric not in values:
                 continue
             row = (task, method)
             samples[(row, column)][record.seed] = float(values[metric])
+            if degenerate_task(values, metric):
+                degenerate.add((row, column))
             first, last = (
                 values.get(f"{metric}:relevant_first"),
                 values.get(f"{metric}:relevant_last"),
@@ -200,6 +227,7 @@ def build_table(
             by_seed=tuple(sorted(by_seed.items())),
             low=statistics.fmean(p[0] for p in pairs) if pairs else None,
             high=statistics.fmean(p[1] for p in pairs) if pairs else None,
+            degenerate=key in degenerate,
         )
     if significance is None:
         _assign_marks(cells, digits)
@@ -258,10 +286,14 @@ def _assign_marks(cells: dict, digits: int) -> None:
                 cells[key] = dataclasses.replace(cells[key], rank=rank)
 
 
-def _needs(per_query: Mapping | None, cells: dict, what: str) -> dict:
+def _needs(per_query: Mapping | None, cells: dict, what: str, some: bool = False) -> dict:
+    """The per-query values of `cells`; `some`: those present (a cell whose runs' codes are
+    missing has none: `load_per_query(missing=...)`), else all of them or an InputError."""
     if per_query is None:
         raise InputError(f"{what} needs the per-query values of the runs (none were given)")
     missing = [key for key in cells if key not in per_query]
+    if some:
+        return {key: per_query[key] for key in cells if key in per_query}
     if missing:
         (task, method), (dataset, bits) = missing[0]
         raise InputError(f"{what}: no per-query values for {method}, {task}, {dataset} {bits}")
@@ -277,18 +309,39 @@ def _test_marks(
 ) -> None:
     """Marks that follow the test, ordered by the displayed means (see hashbench.stats.marks)."""
     shown = {key: round(cell.mean, digits) for key, cell in cells.items()}
+    few: set[tuple] = set()
+    if significance.test == "queries":
+        needed = _needs(per_query, cells, "--significance queries", some=True)
+        counts = _n_queries(needed)
+        few = {(row[0], column) for (row, column), n in counts.items() if n < MIN_QUERIES}
+        for row, column in cells.keys() - needed.keys():  # codes missing: no test, no marks
+            few.add((row[0], column))
+            cells[(row, column)] = dataclasses.replace(cells[(row, column)], rank=None)
+        for (row, column), n in counts.items():
+            if (row[0], column) in few:  # the whole column: a test on too few queries
+                cells[(row, column)] = dataclasses.replace(
+                    cells[(row, column)],
+                    rank=None,
+                    pvalue=None,
+                    few_queries=n if n < MIN_QUERIES else cells[(row, column)].few_queries,
+                )
+        cells_tested = {k: v for k, v in cells.items() if (k[0][0], k[1]) not in few}
+    else:
+        cells_tested = cells
+    if not cells_tested:
+        return
     if significance.test == "seeds":
-        by_seed = {key: dict(cell.by_seed) for key, cell in cells.items()}
+        by_seed = {key: dict(cell.by_seed) for key, cell in cells_tested.items()}
         marks = seed_test_marks(by_seed, significance.alpha, shown)
     else:
         found = table_statistics(
-            _needs(per_query, cells, "--significance queries"),
+            {key: per_query[key] for key in cells_tested},
             significance.options(stats),
             intervals=False,
-            scores=shown,
+            scores={key: shown[key] for key in cells_tested},
         )
         marks = found.marks
-    for (row, column), cell in cells.items():
+    for (row, column), cell in cells_tested.items():
         column_marks = marks[(row[0], column)]
         cells[(row, column)] = dataclasses.replace(
             cell,
@@ -297,8 +350,20 @@ def _test_marks(
         )
 
 
+def _n_queries(per_query: Mapping) -> dict:
+    """Number of queries of each cell (all seeds of a cell share the query set)."""
+    return {key: len(next(iter(by_seed.values()))) for key, by_seed in per_query.items()}
+
+
 def _add_intervals(cells: dict, per_query: Mapping | None, stats: StatsOptions) -> None:
-    found = table_statistics(_needs(per_query, cells, "--ci"), stats, marks=False)
+    """Bootstrap intervals; a cell of fewer than MIN_QUERIES queries gets none (n/a)."""
+    needed = _needs(per_query, cells, "--ci", some=True)  # codes missing: n/a (a warning says)
+    counts = _n_queries(needed)
+    enough = {key: v for key, v in needed.items() if counts[key] >= MIN_QUERIES}
+    found = table_statistics(enough, stats, marks=False) if enough else None
     for key, cell in cells.items():
+        if key not in enough:
+            cells[key] = dataclasses.replace(cell, few_queries=counts.get(key), ci_na=True)
+            continue
         interval = found.intervals[key]
         cells[key] = dataclasses.replace(cell, ci_low=interval.low, ci_high=interval.high)

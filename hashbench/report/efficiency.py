@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 from hashbench.profile import EnergyModel
 from hashbench.report.latex_text import latex_escape
+from hashbench.report.markdown_text import markdown_escape
 from hashbench.report.names import Names
 from hashbench.report.variants import variant_labels
 from hashbench.store import RunRecord
@@ -112,14 +113,18 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
-def build_efficiency_rows(records: Iterable[RunRecord], energy: EnergyModel) -> list[EfficiencyRow]:
+def build_efficiency_rows(
+    records: Iterable[RunRecord],
+    energy: EnergyModel,
+    labels: Mapping[str, str] | None = None,
+) -> list[EfficiencyRow]:
     """One row per (method variant, dataset, bits); times are means over seeds.
 
     Runs that differ in budget, protocol or parameters are separate rows, labelled as in the
     comparison table (`hashbench.report.variants`), never averaged together.
     """
     records = list(records)
-    labels = variant_labels(records)
+    labels = variant_labels(records) if labels is None else labels
     groups: dict[tuple[str, str, int], list[RunRecord]] = defaultdict(list)
     for record in records:
         groups[(labels[record.run_id], record.dataset, record.bits)].append(record)
@@ -163,8 +168,9 @@ def render_efficiency(
         "colalign": ("left", "left") + ("right",) * (len(EFFICIENCY_COLUMNS) - 2),
     }
     if fmt == "markdown":
-        return tabulate(cells, tablefmt="github", **layout) + "".join(
-            f"\n\n{note}" for note in notes
+        escaped = [(markdown_escape(m), markdown_escape(d), *rest) for m, d, *rest in cells]
+        return tabulate(escaped, tablefmt="github", **layout) + "".join(
+            f"\n\n{markdown_escape(note)}" for note in notes
         )
     body = tabulate(cells, tablefmt="latex_booktabs", **layout)
     block = "\n".join(latex_escape(note) + r"\par" for note in notes)

@@ -16,6 +16,10 @@ _SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    # OT1 fonts set these as other glyphs (¡ ¿ —): named text symbols instead
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 _SYMBOLS = {
     "‡": r"$^{\ddagger}$",
@@ -32,13 +36,15 @@ _SYMBOLS = {
     "”": "''",
     "’": "'",
     "α": r"$\alpha$",
+    "⁰": r"$^{0}$",
 }
 
 
 def latex_escape(text: str) -> str:
     """`text` with LaTeX's special characters escaped and the symbols above in math mode."""
-    out = "".join(_SPECIAL.get(c, _SYMBOLS.get(c, c)) for c in text)
-    return out.replace("->", r"$\rightarrow$")
+    return r"$\rightarrow$".join(
+        "".join(_SPECIAL.get(c, _SYMBOLS.get(c, c)) for c in part) for part in text.split("->")
+    )
 
 
 def latex_note(note: str) -> str:

@@ -95,10 +95,13 @@ class _Figure:
             )  # fmt: skip
 
 
-def _groups(records: Iterable[RunRecord]) -> tuple[dict[str, list[RunRecord]], dict[str, str]]:
-    """Runs by dataset, and each run's row label (variants of a method kept apart)."""
+def _groups(
+    records: Iterable[RunRecord], labels: Mapping[str, str] | None = None
+) -> tuple[dict[str, list[RunRecord]], Mapping[str, str]]:
+    """Runs by dataset, and each run's row label (variants of a method kept apart; `labels`:
+    the table's, default `variant_labels(records)`)."""
     records = list(records)
-    labels = variant_labels(records)
+    labels = variant_labels(records) if labels is None else labels
     by_dataset: dict[str, list[RunRecord]] = defaultdict(list)
     for record in records:
         by_dataset[record.dataset].append(record)
@@ -124,11 +127,12 @@ def plot_metric_vs_bits(
     *,
     names: Names | None = None,
     layout: str = "two-column",
+    labels: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """`metric` against code length per dataset; returns the files written (PNG, PDF)."""
     names = names or Names.cli()
     plt = _pyplot()
-    by_dataset, labels = _groups(records)
+    by_dataset, labels = _groups(records, labels)
     written = []
     with plt.rc_context(paper_rc()):
         for dataset, recs in by_dataset.items():
@@ -192,6 +196,7 @@ def plot_curves(
     names: Names | None = None,
     layout: str = "two-column",
     pr_source: PRSource | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """P@K and PR curves per dataset at `bits` (default: the longest code stored per dataset).
 
@@ -200,7 +205,7 @@ def plot_curves(
     """
     names = names or Names.cli()
     plt = _pyplot()
-    by_dataset, labels = _groups(records)
+    by_dataset, labels = _groups(records, labels)
     written: list[Path] = []
     recomputed: dict[str, dict] = {}
     with plt.rc_context(paper_rc()):

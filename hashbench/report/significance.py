@@ -2,7 +2,8 @@
 marks that follow a test, and their compact display.
 
 The table code calls, in order: `load_per_query` (per-query values of every cell, from the
-runs' codes.npz, recomputed from the stored codes for runs stored before they were kept),
+runs' codes.npz read through the store's checks, recomputed from the stored codes for runs
+stored before they were kept),
 `table_statistics` (intervals and marks of the whole table, batched; see `hashbench.stats`),
 then `TableStatistics.rank` / `.interval` per cell (`comparison.build_table` does all of this;
 `table_formats` prints the intervals as `mean ±h`, h the larger side).
@@ -41,25 +42,40 @@ def load_per_query(
     records: Iterable[RunRecord],
     metric: str,
     label: Callable[[RunRecord], str] = lambda record: record.method,
+    *,
+    missing: list[str] | None = None,
 ) -> tuple[dict[CellKey, dict[int, np.ndarray]], list[str]]:
     """(cell -> seed -> per-query values of `metric`, ids of runs whose values were recomputed).
 
-    Stored values are read without the codes; a run without them (stored before they were
-    kept, or a metric outside the standard set) is recomputed from its stored codes and labels.
+    Every run's codes file is read through `ResultStore.load_arrays` (checked against its row:
+    a foreign or damaged file raises StoreError). A run without stored values (stored before
+    they were kept, or a metric outside the standard set) is recomputed from its codes.
+    missing: when given, a run whose codes file is gone is appended to it and its cell left
+    out (the table shows n/a there) instead of raising MissingCodesError.
     """
-    from hashbench.runner.recompute import per_query_scores, stored_per_query
+    from hashbench.runner.recompute import per_query_scores
+    from hashbench.store import MissingCodesError
 
     cells: dict[CellKey, dict[int, np.ndarray]] = defaultdict(dict)
+    gone: set[CellKey] = set()
     recomputed = []
     for record in records:
-        found = stored_per_query(store, record, metric)
         tasks = [t for t, v in record.metrics.items() if isinstance(v, dict) and metric in v]
-        if any(t not in found for t in tasks):
-            found = per_query_scores(store, record, metric)
-            recomputed.append(record.run_id)
-        for task in tasks:
-            cells[((task, label(record)), (record.dataset, record.bits))][record.seed] = found[task]
-    return dict(cells), recomputed
+        keys = {task: ((task, label(record)), (record.dataset, record.bits)) for task in tasks}
+        try:
+            found = per_query_scores(store, record, metric, recompute_missing=False)
+            if any(t not in found for t in tasks):
+                found = per_query_scores(store, record, metric)
+                recomputed.append(record.run_id)
+        except MissingCodesError:
+            if missing is None:
+                raise
+            missing.append(record.run_id)
+            gone.update(keys.values())
+            continue
+        for task, key in keys.items():
+            cells[key][record.seed] = found[task]
+    return {key: by_seed for key, by_seed in cells.items() if key not in gone}, recomputed
 
 
 @dataclass(frozen=True)

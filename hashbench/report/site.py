@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hashbench import __version__
 from hashbench.errors import InputError
 from hashbench.profile import EnergyModel
+from hashbench.report.cd_diagram import OverallRanking, overall_ranking
 from hashbench.report.comparison import TASK_NAMES, ComparisonTable
 from hashbench.report.names import Names
 from hashbench.report.site_figures import FigureView, Legend, PRSource, curves, metric_vs_bits
@@ -110,6 +111,7 @@ class Site:
     environments: list[Environment]
     failures: list[FailureView]
     missing: list[str]
+    overall: OverallRanking | None = None  # average ranks over all columns, CD diagram
 
 
 def _failure_views(failures: Iterable[RunRecord]) -> list[FailureView]:
@@ -199,13 +201,15 @@ def build_site(
     store: str,
     options: SiteOptions = SiteOptions(),
     missing: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> Site:
     """Everything the page shows. `table` is `build_table`'s comparison table of `records`
-    (None when there are no finished runs); `missing` adds lines to "what is missing"."""
+    (None when there are no finished runs); `missing` adds lines to "what is missing";
+    `labels`: each run's row label, the table's (default: `variant_labels(records)`)."""
     energy = options.energy or EnergyModel()
     names, facts = options.names, options.facts
     gaps = Missing(list(missing))
-    labels = variant_labels(records)
+    labels = dict(labels) if labels is not None else variant_labels(records)
     if not records:
         gaps.add(
             "No finished runs: there are no tables, figures or efficiency numbers yet"
@@ -256,6 +260,11 @@ def build_site(
         environments=envs,
         failures=_failure_views(failures),
         missing=gaps.lines,
+        overall=(
+            overall_ranking(table, names, table.significance.alpha if table.significance else 0.05)
+            if table is not None
+            else None
+        ),
     )
 
 

@@ -94,6 +94,10 @@ def _cell_title(cell: Cell, metric: str) -> str:
         parts.append(f"std over seeds {cell.std:.6f}")
     if cell.ci_low is not None and cell.ci_high is not None:
         parts.append(f"interval over queries [{cell.ci_low:.4f}, {cell.ci_high:.4f}]")
+    if cell.few_queries is not None:
+        parts.append(f"interval and test n/a: {cell.few_queries} queries (too few)")
+    if cell.degenerate:
+        parts.append("all codes identical in a run: the value says nothing")
     if cell.low is not None and cell.high is not None:
         parts.append(f"tie range [{cell.low:.4f}, {cell.high:.4f}]")
     if cell.pvalue is not None:

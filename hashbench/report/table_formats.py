@@ -6,8 +6,9 @@ import csv
 import io
 
 from hashbench.errors import InputError
-from hashbench.report.comparison import MARK_NAMES, Cell, ComparisonTable
+from hashbench.report.comparison import DEGENERATE_MARK, MARK_NAMES, Cell, ComparisonTable
 from hashbench.report.latex_text import latex_escape, latex_note
+from hashbench.report.markdown_text import markdown_escape
 from hashbench.report.names import Names
 
 LATEX_MARK_STYLES = {
@@ -28,14 +29,18 @@ def format_cell(
     plus_minus: str = "±",
     dash: str = "–",
     ci_format: str = " ±%s",
+    zero: str = DEGENERATE_MARK,
 ) -> str:
-    """mean [± std over seeds | ± bootstrap half-width (ci_format)] [tie range]."""
+    """mean[⁰] [± std over seeds | ± bootstrap half-width (ci_format) | ± n/a] [tie range];
+    `zero` marks a cell with a run whose codes are all identical."""
     if cell is None:
         return "-"
-    text = f"{cell.mean:.{digits}f}"
+    text = f"{cell.mean:.{digits}f}" + (zero if cell.degenerate else "")
     if cell.ci_low is not None and cell.ci_high is not None:  # shown instead of the std
         half = max(cell.ci_high - cell.mean, cell.mean - cell.ci_low)
         text += ci_format % f"{half:.{digits}f}"
+    elif cell.ci_na:  # too few queries for an interval (a footnote says why)
+        text += ci_format % "n/a"
     elif cell.std is not None:
         text += f" {plus_minus} {cell.std:.{digits}f}"
     if cell.low is not None and cell.high is not None:
@@ -54,7 +59,8 @@ def to_markdown(table: ComparisonTable, names: Names | None = None) -> str:
     """A Markdown table and its footnotes, one paragraph each. `names`: display names of
     methods, datasets and tasks (default: the command-line names)."""
     names = names or Names.cli()
-    header = ["Task", "Method", *(f"{names.dataset(d)} {b} bits" for d, b in table.columns)]
+    md = markdown_escape
+    header = ["Task", "Method", *(f"{md(names.dataset(d))} {b} bits" for d, b in table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task, method in table.rows:
         cells = []
@@ -64,16 +70,26 @@ def to_markdown(table: ComparisonTable, names: Names | None = None) -> str:
             if cell is not None and cell.rank:
                 text = MARKDOWN_MARKS[cell.rank - 1] % text
             cells.append(text)
-        row = [names.task(task), _marked(table, method, names, "\\*", "‡"), *cells]
-        lines.append("| " + " | ".join(row) + " |")
-    # a line starting "* " would be a list item: escape the pair-fused mark
-    notes = [MARKDOWN_LEGEND, *(f"\\{n}" if n.startswith("* ") else n for n in table.notes())]
+        label = md(names.method(method))
+        label += ("\\*" if method in table.pair_fused else "") + (
+            "‡" if method in table.supervised else ""
+        )
+        lines.append("| " + " | ".join([md(names.task(task)), label, *cells]) + " |")
+    # every note escaped: a leading "* " (the pair-fused mark) would start a list item
+    notes = [MARKDOWN_LEGEND, *(md(n) for n in table.notes())]
     return "\n".join(lines) + "\n\n" + "\n\n".join(notes)
+
+
+def _ci_end(cell: Cell, value: float | None) -> str:
+    if cell.ci_na:
+        return "n/a"
+    return "" if value is None else repr(value)
 
 
 def to_csv(table: ComparisonTable) -> str:
     """One line per (task, method, dataset, bits) with mean, std, seeds, rank, tie range, the
-    bootstrap interval (with --ci) and the Holm-adjusted p-value of the mark's test."""
+    bootstrap interval (with --ci; "n/a" below MIN_QUERIES queries), the Holm-adjusted p-value
+    of the mark's test and whether a run of the cell had all-identical codes (1)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -93,6 +109,7 @@ def to_csv(table: ComparisonTable) -> str:
             "ci_low",
             "ci_high",
             "p_adjusted",
+            "all_codes_identical",
         ]
     )
     for task, method in table.rows:
@@ -114,9 +131,10 @@ def to_csv(table: ComparisonTable) -> str:
                     int(method in table.pair_fused),
                     "" if cell.low is None else repr(cell.low),
                     "" if cell.high is None else repr(cell.high),
-                    "" if cell.ci_low is None else repr(cell.ci_low),
-                    "" if cell.ci_high is None else repr(cell.ci_high),
+                    _ci_end(cell, cell.ci_low),
+                    _ci_end(cell, cell.ci_high),
                     "" if cell.pvalue is None else repr(cell.pvalue),
+                    int(cell.degenerate),
                 ]
             )
     return buffer.getvalue()
@@ -178,7 +196,11 @@ def to_latex(
         for column in table.columns:
             cell = table.value((task, method), column)
             text = format_cell(
-                cell, plus_minus=r"$\pm$", dash="--", ci_format=r" {\scriptsize $\pm$%s}"
+                cell,
+                plus_minus=r"$\pm$",
+                dash="--",
+                ci_format=r" {\scriptsize $\pm$%s}",
+                zero=r"$^{0}$",
             )
             if cell is not None and cell.rank:
                 text = LATEX_MARK_STYLES[marks[cell.rank - 1]] % text

@@ -1,60 +1,146 @@
-"""Which row of a table a run belongs to: its method, and what sets it apart from its peers.
+"""Which row of a table a run belongs to: its method, and what sets its setting apart.
 
-Runs of one method in one cell (dataset x bits) may differ in budget, in protocol (default or
-tuned parameters) or in `--param` overrides. Each such variant gets its own row, labelled by
-what differs, so a table never silently averages or overwrites runs of different settings:
-`cirh-like (quick)`, `cca-itq (tuned)`, `cirh-like [epochs=10]`.
+Runs of one method may differ in budget, in protocol (default or tuned parameters) or in
+`--param` overrides. Each setting gets its own row, so a table never silently averages or
+overwrites runs of different settings: `cirh-like (quick)`, `cca-itq (tuned)`,
+`cca-itq [ridge=1.0]`.
+
+A label depends only on the run's own setting, never on which other runs share its column:
+one setting is one row across every dataset and code length of a table (and of the report,
+the plots and `hashbench compare`, which use the same labels).
+
+- Budget and protocol are named whenever the records hold more than one of them (a tuned run is
+  always named "tuned"; its parameters differ by design and are not listed).
+- Parameters: with the method's own defaults known (`registry_reference`: its defaults for the
+  dataset's protocol and the run's budget, completed for the code length), every value that
+  differs from its default is named, and a run at the defaults is the bare method name. A
+  parameter the method derives from the data itself (e.g. the frame count of event data), or
+  every parameter of a method that is not installed, is named for every run of the method when
+  its runs differ in it (see `_compared_keys`).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hashbench.store import RunRecord
+
+Reference = Callable[[RunRecord], Mapping[str, Any] | None]
+"""A run's parameters at its method's defaults (None: unknown); keys mapped to DERIVED are
+values the method computes from the data, unknown before the run."""
+
+DERIVED = object()
+# two probes of `Method.complete_params`: a key they fill in differently depends on the data
+_PROBES = (({}, {}), ({"image": 8, "text": 8}, {"image": (5, 2, 8, 8)}))
 
 
 def _value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _differing(params: list[Mapping[str, Any]]) -> list[str]:
-    keys = sorted(set().union(*params))
-    return [k for k in keys if len({_value(p.get(k)) for p in params}) > 1]
+def registry_reference(registry: Any) -> Reference:
+    """The reference parameters of each run from the installed methods (`Registry`): defaults,
+    the dataset protocol's and the budget's values, then `complete_params` for the code length."""
+    cache: dict[tuple, Mapping[str, Any] | None] = {}
+
+    def reference(record: RunRecord) -> Mapping[str, Any] | None:
+        spec = registry.datasets.get(record.dataset.split("@", 1)[0])
+        key = (record.method, spec.protocol if spec else "", record.budget, record.bits)
+        if key not in cache:
+            cache[key] = _reference(registry.methods.get(record.method), *key[1:])
+        return cache[key]
+
+    return reference
 
 
-def variant_labels(records: Iterable[RunRecord]) -> dict[str, str]:
-    """{run id: row label} for every run: the method name, plus what sets its variant apart.
+def _reference(method_cls: Any, protocol: str, budget: str, bits: int) -> dict | None:
+    if method_cls is None:
+        return None
+    try:
+        base = method_cls.resolve_params(protocol, budget)
+        probes = [
+            dict(method_cls.complete_params(dict(base), bits=bits, feature_dims=f, input_shapes=s))
+            for f, s in _PROBES
+        ]
+    except Exception:  # a plugin that cannot say: every parameter compared among runs
+        return None
+    out = {}
+    for name in base:
+        values = {_value(p.get(name)) for p in probes}
+        out[name] = DERIVED if len(values) > 1 or probes[0].get(name) is None else probes[0][name]
+    return out
 
-    Budget and protocol are named whenever the records hold more than one of them; parameters
-    only where runs of the same method, cell, budget and protocol differ in them (tuned runs
-    are told apart by protocol alone: their parameters differ by design).
-    """
+
+def _compared_keys(records: list[RunRecord], reference: Reference | None) -> dict[str, set[str]]:
+    """Per method: the parameters without a known default in which its runs differ: anywhere
+    in the table for a method without defaults; for a parameter the method derives from the
+    data, within one dataset, code length and budget (different data may derive different
+    values of one setting)."""
+    values: dict[tuple, set[str]] = defaultdict(set)
+    for r in records:
+        if r.protocol == "tuned":
+            continue
+        ref = reference(r) if reference else None
+        for name, value in r.params.items():
+            if ref is None:
+                values[(r.method, name)].add(_value(value))
+            elif ref.get(name, DERIVED) is DERIVED:
+                values[(r.method, name, r.dataset, r.bits, r.budget)].add(_value(value))
+    out: dict[str, set[str]] = defaultdict(set)
+    for (method, name, *_), seen in values.items():
+        if len(seen) > 1:
+            out[method].add(name)
+    return out
+
+
+def run_label(
+    record: RunRecord,
+    ref: Mapping[str, Any] | None,
+    compared: set[str],
+    *,
+    budget: bool,
+    protocol: bool,
+) -> str:
+    """One run's row label (see the module docstring)."""
+    tags = []
+    if budget:
+        tags.append(record.budget)
+    if protocol or record.protocol != "default":
+        tags.append(record.protocol)
+    label = f"{record.method} ({', '.join(tags)})" if tags else record.method
+    if record.protocol == "tuned":
+        return label
+    named = []
+    for name in sorted(record.params):
+        value = record.params[name]
+        known = ref.get(name, DERIVED) if ref is not None else DERIVED
+        if (known is DERIVED and name in compared) or (
+            known is not DERIVED and _value(value) != _value(known)
+        ):
+            named.append(f"{name}={_value(value)}")
+    return label + (" [" + ", ".join(named) + "]" if named else "")
+
+
+def variant_labels(
+    records: Iterable[RunRecord], reference: Reference | None = None
+) -> dict[str, str]:
+    """{run id: row label} for every run, decided once over all `records` (see the module
+    docstring). `reference`: each run's default parameters (`registry_reference`); without it
+    a parameter is named for every run of a method whose runs differ in it."""
     records = list(records)
     several_budgets = len({r.budget for r in records}) > 1
     several_protocols = len({r.protocol for r in records}) > 1
-    cells: dict[tuple, list[RunRecord]] = defaultdict(list)
-    for r in records:
-        cells[(r.method, r.dataset, r.bits, r.budget, r.protocol)].append(r)
-    param_keys: dict[str, list[str]] = {}
-    for (_, _, _, _, protocol), group in cells.items():
-        if protocol == "tuned":
-            continue
-        keys = _differing([r.params for r in group])
-        for r in group:
-            param_keys[r.run_id] = keys
-    labels = {}
-    for r in records:
-        tags = []
-        if several_budgets:
-            tags.append(r.budget)
-        if several_protocols or r.protocol != "default":
-            tags.append(r.protocol)
-        label = f"{r.method} ({', '.join(tags)})" if tags else r.method
-        keys = param_keys.get(r.run_id) or []
-        if keys:
-            label += " [" + ", ".join(f"{k}={_value(r.params.get(k))}" for k in keys) + "]"
-        labels[r.run_id] = label
-    return labels
+    compared = _compared_keys(records, reference)
+    return {
+        r.run_id: run_label(
+            r,
+            reference(r) if reference else None,
+            compared.get(r.method, set()),
+            budget=several_budgets,
+            protocol=several_protocols,
+        )
+        for r in records
+    }

@@ -14,6 +14,8 @@ ends with exactly the codes of the same run without the rule.
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ import torch
 
 from hashbench import metrics
 from hashbench.data.types import CrossModalDataset
-from hashbench.errors import HashbenchError, InputError
+from hashbench.errors import HashbenchError, InputError, PluginError
 from hashbench.methods import Method
 from hashbench.runner.progress import Step, loss_value
 
@@ -123,8 +125,20 @@ class EpochMonitor:
         self.dataset, self.encode_all, self.rule = dataset, encode_all, rule
         self.on_phase, self.top_k = on_phase, top_k
         self.curve: list[tuple[int, float]] = []
+        self.last: tuple[int, int] | None = None  # (epoch, epochs) of the last call
+        self.violation: PluginError | None = None
 
     def __call__(self, method: Method, epoch: int, epochs: int, losses: Mapping[str, Any]) -> None:
+        problem = self._problem(epoch, epochs, losses)
+        if problem is not None:
+            name = method.info.name
+            self.violation = PluginError(
+                f"method '{name}' made a bad epoch_end call: {problem}. Call "
+                "self.epoch_end(epoch, epochs, loss=...) once per epoch with epoch = 0, 1, ..., "
+                "epochs - 1 (integers, epochs >= 1) and finite losses"
+            )
+            raise self.violation
+        self.last = (epoch, epochs)
         self.on_phase(Step("train", epoch + 1, epochs, "epochs", loss=loss_value(losses)))
         if self.rule is None or epoch >= epochs - 1:  # the last epoch's score is the final one
             return
@@ -134,3 +148,40 @@ class EpochMonitor:
         threshold = self.rule.threshold(epoch)
         if threshold is not None and score < threshold:
             raise TrialPruned(epoch, score, threshold)
+
+    def check(self) -> None:
+        """Raise the first contract violation seen, even if the method caught it."""
+        if self.violation is not None:
+            raise self.violation
+
+    def _problem(self, epoch: Any, epochs: Any, losses: Mapping[str, Any]) -> str | None:
+        """What is wrong with one call's arguments ("epoch=-1, ...: ..."), or None."""
+        if not _is_int(epochs) or epochs < 1:
+            return f"epochs={epochs!r}: expected an integer >= 1"
+        if not _is_int(epoch) or not 0 <= epoch < epochs:
+            return f"epoch={epoch!r}, epochs={epochs}: expected an integer 0 <= epoch < epochs"
+        if self.last is not None and epoch <= self.last[0]:
+            return f"epoch={epoch} after epoch={self.last[0]}: epochs must go forward"
+        for name, value in losses.items():
+            number = _scalar(value)
+            if number is None or not math.isfinite(number):
+                return f"{name}={value!r}: losses must be finite numbers"
+        return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _scalar(value: Any) -> float | None:
+    """A loss as a float: numbers, numpy scalars, one-element tensors (None otherwise)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, np.ndarray):
+            return float(value.item()) if value.size == 1 else None
+        if isinstance(value, torch.Tensor):
+            return float(value.item()) if value.numel() == 1 else None
+        return float(value) if isinstance(value, numbers.Real) else None
+    except (TypeError, ValueError, RuntimeError):
+        return None

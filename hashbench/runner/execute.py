@@ -33,6 +33,7 @@ from hashbench.runner.profiling import profile_method
 from hashbench.runner.progress import ItemCounter, Step
 from hashbench.runner.spec import RunSpec, complete_params, resolve_params, run_id
 from hashbench.runner.tensors import private_tensor, private_tensors
+from hashbench.runner.time_limit import check_run_timeout
 from hashbench.seeding import deterministic_torch, seed_everything
 from hashbench.store import RunRecord
 
@@ -50,6 +51,10 @@ class RunOptions:
     encode_batch_size: int = 4096
     top_k: int = 50
     profile: bool = True
+    run_timeout: float | None = None  # seconds per run (--run-timeout); None: no limit
+
+    def __post_init__(self) -> None:
+        check_run_timeout(self.run_timeout)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,18 @@ def evaluate_unimodal(
     return result
 
 
+def distinct_rows(packed: np.ndarray) -> int:
+    """How many different codes (rows) a packed code matrix holds."""
+    if len(packed) == 0:
+        return 0
+    width = -(-packed.shape[1] // 8) * 8  # whole 64-bit words: one comparable value per row
+    rows = np.zeros((len(packed), width), np.uint8)
+    rows[:, : packed.shape[1]] = packed
+    if width == 8:
+        return int(len(np.unique(rows.view(np.uint64).ravel())))
+    return int(len(np.unique(rows.view(np.dtype((np.void, width))).ravel())))
+
+
 def execute_run(
     plan: PlannedRun,
     dataset: CrossModalDataset,
@@ -208,9 +225,11 @@ def _train_encode_evaluate(
     try:
         _guard(info.name, "fit", partial(method.fit, train))
     except TrialPruned as pruned:  # a trial's stopping rule: no codes, the curve so far
+        monitor.check()
         timings["train_s"] = timings["total_s"] = time.perf_counter() - t0
         curve = {"validation_curve": monitor.curve, "pruned": pruned.as_dict()}
         return _record(plan, dataset, curve, timings, {}, options), {}
+    monitor.check()  # bad epoch_end calls fail the run even if the plugin caught the error
     timings["train_s"] = time.perf_counter() - t0
     del train  # frees device memory before encoding
 
@@ -231,6 +250,8 @@ def _train_encode_evaluate(
         "code_bytes_per_item": code_bytes_per_item(spec.bits),
     }
 
+    packed = {key: pack_codes(value) for key, value in codes.items()}
+    distinct = {key: distinct_rows(value) for key, value in packed.items()}  # 1: all identical
     results = {}
     per_query: dict[str, np.ndarray] = {}  # "perquery.<task>.<metric>" -> float32 per query
     tasks = CROSS_MODAL_TASKS
@@ -255,13 +276,16 @@ def _train_encode_evaluate(
                 per_query=pq,
             )
         per_query.update({f"perquery.{task}.{m}": v.astype(np.float32) for m, v in pq.items()})
+        results[task]["distinct_query_codes"] = distinct[f"query.{q_mod}"]
+        results[task]["distinct_retrieval_codes"] = distinct[f"retrieval.{db_mod}"]
         timings[f"evaluate_{task}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 
     if monitor.curve:  # a trial's intermediate validation scores (pruning studies)
         results["validation_curve"] = monitor.curve
+    results["scoring"] = metrics.SCORING  # how the scores were computed (runner/rescore.py)
     record = _record(plan, dataset, results, timings, profile, options)
-    arrays = {f"codes.{key}": pack_codes(value) for key, value in codes.items()}
+    arrays = {f"codes.{key}": value for key, value in packed.items()}
     arrays["labels.query"] = np.packbits(dataset.query.labels.astype(bool), axis=1)
     arrays["labels.retrieval"] = np.packbits(dataset.retrieval.labels.astype(bool), axis=1)
     arrays["shape"] = np.array([spec.bits, dataset.num_labels])

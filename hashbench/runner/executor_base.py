@@ -90,6 +90,8 @@ class TaskResult:
     error: str | None = None  # formatted traceback
     message: str | None = None  # one line: "ExceptionType: text"
     exception: BaseException | None = field(default=None, repr=False)  # in-process runs only
+    dataset_changed: bool = False  # the run changed the dataset it was given (it failed)
+    timed_out: bool = False  # interrupted at --run-timeout: its process may be left damaged
 
     @property
     def ok(self) -> bool:

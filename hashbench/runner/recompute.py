@@ -1,7 +1,11 @@
-"""Recompute metrics of stored runs from their stored codes (no dataset, no model needed)."""
+"""Recompute metrics of stored runs from their stored codes (no dataset, no model needed).
+
+Every array comes from `ResultStore.load_arrays`, which checks it against the run's row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,13 +14,20 @@ from hashbench import metrics
 from hashbench.codes import unpack_codes
 from hashbench.runner.execute import CROSS_MODAL_TASKS, UNIMODAL_TASK
 from hashbench.store import ResultStore, RunRecord
+from hashbench.store.records import DERIVED_PREFIX
 
 
 def stored_task_inputs(
     store: ResultStore, record: RunRecord
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """task -> (query codes, database codes, query labels, database labels), all unpacked."""
-    arrays = store.load_arrays(record)
+    return task_inputs(store.load_arrays(record), record)
+
+
+def task_inputs(
+    arrays: Mapping[str, np.ndarray], record: RunRecord
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """`stored_task_inputs` of arrays already read (and verified) by `ResultStore.load_arrays`."""
     bits, num_labels = (int(v) for v in arrays["shape"])
 
     def labels(split: str) -> np.ndarray:
@@ -38,19 +49,19 @@ def stored_task_inputs(
     }
 
 
-PER_QUERY_PREFIX = "perquery."
+PER_QUERY_PREFIX = DERIVED_PREFIX
 
 
 def stored_per_query(store: ResultStore, record: RunRecord, metric: str) -> dict[str, np.ndarray]:
-    """task -> (n_query,) float32 per-query values of `metric` stored with the run, reading
-    only those arrays; {} when the run has none for it (stored before they were kept)."""
-    path = store.path.parent / record.codes_path
+    """task -> (n_query,) float32 per-query values of `metric` stored with the run, read
+    through the store's checks like every stored array; {} when the run has none for it (stored
+    before they were kept, or before they had a checksum of their own)."""
+    return _stored(store.load_arrays(record), record, metric)
+
+
+def _stored(arrays: Mapping[str, np.ndarray], record: RunRecord, metric: str) -> dict:
     wanted = {f"{PER_QUERY_PREFIX}{task}.{metric}": task for task in record.metrics}
-    try:
-        with np.load(path) as data:
-            return {wanted[name]: data[name] for name in data.files if name in wanted}
-    except Exception:  # unreadable: the recomputation below reports it through load_arrays
-        return {}
+    return {wanted[name]: array for name, array in arrays.items() if name in wanted}
 
 
 def per_query_scores(
@@ -61,14 +72,16 @@ def per_query_scores(
     Stored values (`perquery.<task>.<metric>` in codes.npz) when present; otherwise, for runs
     stored before they were kept or for a metric outside the standard set, recomputed from the
     stored codes and labels (float32 like the stored ones). {} when missing and not recomputed.
+    The codes file is read once, through `ResultStore.load_arrays` (verified).
     """
-    found = stored_per_query(store, record, metric)
+    arrays = store.load_arrays(record)
+    found = _stored(arrays, record, metric)
     tasks = [task for task in record.metrics if isinstance(record.metrics[task], dict)]
     if all(task in found for task in tasks) or not recompute_missing:
         return found
     return {
         task: metrics.compute_per_query(metric, *inputs).astype(np.float32)
-        for task, inputs in stored_task_inputs(store, record).items()
+        for task, inputs in task_inputs(arrays, record).items()
     }
 
 

@@ -9,6 +9,7 @@ Keys are the long options of `hashbench run` (options given on the command line 
     budget = "quick"
     executor = "process"
     workers = 2
+    run_timeout = 3600   # seconds per run, like --run-timeout 3600
 
     [params.ucmfh]        # per-method overrides, like --param ucmfh.epochs=20
     epochs = 20

@@ -18,6 +18,7 @@ Everything is seeded (default seed 0) and vectorised over the cells of a whole t
 
 from hashbench.stats.cells import (
     DEFAULT_OPTIONS,
+    MIN_QUERIES,
     TESTS,
     CellInterval,
     Comparison,
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_OPTIONS",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
+    "MIN_QUERIES",
     "N_MARKS",
     "TESTS",
     "CellInterval",

@@ -33,6 +33,12 @@ from hashbench.stats.resampling import (
 PerQuery = Mapping[int, np.ndarray]
 """seed -> (n_queries,) per-query values of one cell."""
 
+MIN_QUERIES = 10
+"""Fewest queries for an interval, a query-level test or an effect size. Below it the bootstrap
+has a handful of distinct resamples (an interval of ±0 on 1 query), the sign-flip test cannot
+reach p < 2 / 2^n (0.0625 on 5 queries), and d_z divides by a meaningless spread. 10 is also the
+smallest query split a `--scale`d synthetic dataset keeps."""
+
 TESTS = {
     "queries": "two-sided paired randomization (sign-flip) test over queries",
     "seeds": "two-sided paired t-test over seeds",
@@ -200,10 +206,10 @@ class Comparison:
     mean_a: float
     mean_b: float
     difference: float  # mean of A - B
-    low: float  # bootstrap interval of the difference
-    high: float
-    pvalue: float  # paired randomization test over queries
-    effect_size: float  # Cohen's d_z: mean difference / std of the per-query differences
+    low: float | None  # bootstrap interval of the difference (None below MIN_QUERIES)
+    high: float | None
+    pvalue: float | None  # paired randomization test over queries (None below MIN_QUERIES)
+    effect_size: float | None  # Cohen's d_z: mean difference / std of the per-query differences
     n_queries: int
     seeds: tuple[int, ...]  # shared seeds averaged (empty: none shared)
     seeds_pvalue: float | None  # paired t-test over shared seeds (None with fewer than 2)
@@ -214,8 +220,17 @@ class Comparison:
 def compare_methods(
     a: PerQuery | np.ndarray, b: PerQuery | np.ndarray, options: StatsOptions = DEFAULT_OPTIONS
 ) -> Comparison:
-    """Everything `hashbench compare` prints for one task."""
+    """Everything `hashbench compare` prints for one task; interval, p-value and effect size
+    are None below MIN_QUERIES queries."""
     d, shared = paired_difference(a, b)
+    xa, xb = seed_average(a, list(shared) or None), seed_average(b, list(shared) or None)
+    seeds_p = seeds_ttest(_seed_means(a), _seed_means(b)) if len(shared) >= 2 else None
+    if len(d) < MIN_QUERIES:
+        return Comparison(
+            mean_a=float(xa.mean()), mean_b=float(xb.mean()), difference=float(d.mean()),
+            low=None, high=None, pvalue=None, effect_size=None, n_queries=len(d), seeds=shared,
+            seeds_pvalue=seeds_p, wins=int((d > 0).sum()), losses=int((d < 0).sum()),
+        )  # fmt: skip
     ci = bootstrap_ci(
         d,
         level=options.level,
@@ -226,7 +241,6 @@ def compare_methods(
     p = randomization_test(d, resamples=options.resamples, seed=options.seed)[0]
     sd = float(d.std(ddof=1)) if len(d) > 1 else 0.0
     mean = float(d.mean())
-    xa, xb = seed_average(a, list(shared) or None), seed_average(b, list(shared) or None)
     return Comparison(
         mean_a=float(xa.mean()),
         mean_b=float(xb.mean()),
@@ -237,7 +251,7 @@ def compare_methods(
         effect_size=mean / sd if sd > 0 else (0.0 if mean == 0 else float(np.sign(mean) * np.inf)),
         n_queries=len(d),
         seeds=shared,
-        seeds_pvalue=seeds_ttest(_seed_means(a), _seed_means(b)) if len(shared) >= 2 else None,
+        seeds_pvalue=seeds_p,
         wins=int((d > 0).sum()),
         losses=int((d < 0).sum()),
     )

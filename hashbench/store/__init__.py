@@ -1,14 +1,17 @@
 """The results store: the SQLite database of runs and the codes stored beside it.
 
-`database.py` holds `ResultStore` (open, write atomically, read, verify stored codes),
-`records.py` the run record and the schema, `claims.py` the per-run claims that let several
-processes share one store.
+`database.py` holds `ResultStore` (open, write atomically, read), `records.py` the run record,
+the schema and the digests, `verify.py` the checks of what is read back (rows, codes),
+`files.py` the codes folder a store owns and the atomic write of codes, `integrity.py` what
+`hashbench status` checks (missing codes, changed rows, orphans), `claims.py` the per-run
+claims that let several processes share one store.
 """
 
 from hashbench.store.claims import ClaimOwner
 from hashbench.store.database import (
     DEFAULT_STORE,
     STORE_ENV,
+    MissingCodesError,
     ResultStore,
     default_store_path,
 )
@@ -28,6 +31,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STORE_ENV",
     "ClaimOwner",
+    "MissingCodesError",
     "ResultStore",
     "RunRecord",
     "_SCHEMA",

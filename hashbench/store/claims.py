@@ -101,9 +101,9 @@ class ClaimsMixin:
         rerun: bool = False,
         about: Mapping[str, Any] | None = None,
     ) -> str:
-        """Try to take `run_id` for `owner`: "claimed", "done" (already stored; not with
-        `rerun`) or "busy" (another live process holds an unexpired claim). `about` says which
-        run it is (shown by `hashbench status` if the run is interrupted).
+        """Try to take `run_id` for `owner`: "claimed", "done" (already stored with its codes;
+        not with `rerun`) or "busy" (another live process holds an unexpired claim). `about`
+        says which run it is (shown by `hashbench status` if the run is interrupted).
 
         A claim expires after `lease_s` unless renewed; a claim of a process that no longer
         exists on this host is taken over at once (a killed sweep resumes without waiting).
@@ -111,12 +111,10 @@ class ClaimsMixin:
         now = time.time()
         try:
             with self._transaction():
-                if (
-                    not rerun
-                    and self._conn.execute(
-                        "SELECT 1 FROM runs WHERE run_id = ? AND status = 'done'", (run_id,)
-                    ).fetchone()
-                ):
+                done = self._conn.execute(
+                    "SELECT codes_path FROM runs WHERE run_id = ? AND status = 'done'", (run_id,)
+                ).fetchone()
+                if not rerun and done and self.codes_present(done[0]):  # codes gone: redo it
                     return "done"
                 held = self._conn.execute(
                     "SELECT owner, host, pid, expires_at FROM claims WHERE run_id = ?", (run_id,)

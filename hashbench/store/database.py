@@ -1,20 +1,21 @@
 """The results database: SQLite in WAL mode, one row per finished run, codes beside it.
 
-Layout: the database file (default `results/hashbench.sqlite`) and, next to it, `runs/<run id>/`
-holding `codes.npz` (bit-packed codes of every split and modality, and the query/retrieval
-labels) so any metric can be recomputed later without the dataset.
+Layout: the database file (default `results/hashbench.sqlite`) and, next to it, the store's own
+codes folder (`runs/`, or `<store stem>.runs/` for a second store in the same folder; see
+`files.py`) holding `<run id>/codes.npz` (bit-packed codes of every split and modality, the
+query/retrieval labels and per-query scores) so any metric can be recomputed later without the
+dataset.
 
-Writes are all-or-nothing: the codes folder is written under a temporary name and renamed into
-place, then the row is inserted in one transaction. A crash at any point leaves either no row or
-a complete one (an orphan codes folder is overwritten when the run is repeated).
+Writes are all-or-nothing: the codes are written under a temporary name, then the row is
+inserted and the codes renamed into place in one transaction; a write that fails (a full disk)
+removes what it wrote and leaves an earlier version of the run as it was. Reads are checked:
+rows against their row digest, codes against their checksums (`verify.py`).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from hashbench.errors import StoreError
+from hashbench.store import files
 from hashbench.store.claims import ADDED_CLAIM_COLUMNS, ClaimsMixin
+from hashbench.store.integrity import IntegrityMixin
 from hashbench.store.records import (
     _SCHEMA,
     ADDED_COLUMNS,
@@ -32,8 +35,10 @@ from hashbench.store.records import (
     RunRecord,
     codes_digest,
     from_row,
+    row_digest,
     to_row,
 )
+from hashbench.store.verify import RERUN_HINT, codes_problem, row_problem
 
 DEFAULT_STORE = Path("results") / "hashbench.sqlite"
 STORE_ENV = "HASHBENCH_STORE"
@@ -49,7 +54,11 @@ def default_store_path() -> Path:
     return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
-class ResultStore(ClaimsMixin):
+class MissingCodesError(StoreError):
+    """A finished run whose codes file is gone (a deleted codes folder)."""
+
+
+class ResultStore(ClaimsMixin, IntegrityMixin):
     """The results database at `path`.
 
     For writing (the default) a missing database is created; with `defer_create` only at the
@@ -62,7 +71,6 @@ class ResultStore(ClaimsMixin):
         self, path: Path | str, *, readonly: bool = False, defer_create: bool = False
     ) -> None:
         self.path = Path(path)
-        self.runs_dir = self.path.parent / "runs"
         self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
         self._select = ", ".join(COLUMNS)
@@ -95,10 +103,23 @@ class ResultStore(ClaimsMixin):
                 f"no results store at {self.path}; run `hashbench run ...` first, or point "
                 f"--store (or {STORE_ENV}) at an existing one"
             )
+        # No -wal/-shm beside it: no writer is open and every write is in the file itself, so
+        # it is read as immutable, which creates nothing (a plain read-only open of a WAL
+        # database creates both files and, read-only, cannot remove them again).
+        leftovers = [p for p in (self._sidecar("-wal"), self._sidecar("-shm")) if p.exists()]
+        mode = "mode=ro" if leftovers else "immutable=1"
         try:
-            self._conn = self._connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+            self._conn = self._connect(self.path.resolve().as_uri() + f"?{mode}", uri=True)
             present = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
         except sqlite3.DatabaseError as exc:
+            if not files.folder_writable(self.path.parent):
+                raise StoreError(
+                    f"results store {self.path} is in a read-only folder and cannot be read: "
+                    f"{exc} (SQLite needs to create {self.path.name}-shm beside it while "
+                    f"{self._sidecar('-wal').name} is there). Copy the store with its -wal file "
+                    "to a writable folder and pass --store, or open it once where it is "
+                    "writable so that the -wal file is merged"
+                ) from exc
             raise StoreError(
                 f"results store {self.path} cannot be used: {exc}. If the file is damaged or "
                 "not a hashbench database, choose another with --store PATH"
@@ -112,7 +133,16 @@ class ResultStore(ClaimsMixin):
             for c in COLUMNS
         )
 
+    def _sidecar(self, suffix: str) -> Path:
+        return self.path.with_name(self.path.name + suffix)
+
     def _open_for_writing(self) -> None:
+        if self.path.exists() and not files.folder_writable(self.path.parent):
+            raise StoreError(
+                f"results store {self.path} is in a read-only folder ({self.path.parent}): "
+                "commands that only read (table, report, eval, status) work there; to run or "
+                "tune, copy the store (with its codes folder) somewhere writable and pass --store"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect(self.path)
@@ -163,34 +193,32 @@ class ResultStore(ClaimsMixin):
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # also when COMMIT itself failed (a full disk)
+                self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
     # --- writing ----------------------------------------------------------------------------
 
     def save(self, record: RunRecord, arrays: Mapping[str, np.ndarray]) -> None:
-        """Store a finished run and its arrays (packed codes, labels) atomically."""
-        final = self.runs_dir / record.run_id
+        """Store a finished run and its arrays (packed codes, labels, per-query scores)
+        atomically, with the checksums of both (the one place they are computed)."""
         record.codes_digest = codes_digest(arrays, record.bits)
+        folder = self.runs_dir
         try:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{record.run_id}.", dir=self.runs_dir))
-            try:
-                np.savez(tmp / "codes.npz", **arrays)
-                if final.exists():  # left by an earlier attempt that crashed before its row
-                    shutil.rmtree(final)
-                os.replace(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+            if self._conn is None:  # the first write creates the database
+                self._open_for_writing()
+            folder = self.claim_codes_folder()
+            record.codes_path = f"{folder.name}/{record.run_id}/{files.CODES_FILE}"
+            row = self._digested_row(record)
+            staged = files.stage_codes(folder, record.run_id, arrays)
         except OSError as exc:
             raise StoreError(
-                f"cannot write codes of run {record.run_id} under {self.runs_dir}: {exc}"
+                f"cannot write codes of run {record.run_id} under {folder}: "
+                f"{exc.strerror or exc}; nothing was stored (free space, or choose another "
+                "--store)"
             ) from exc
-        record.codes_path = str(Path("runs") / record.run_id / "codes.npz")
-        row = self._to_row(record)
         try:
             with self._transaction():
                 self._conn.execute(
@@ -198,8 +226,23 @@ class ResultStore(ClaimsMixin):
                     f"VALUES ({', '.join('?' for _ in row)})",
                     tuple(row.values()),
                 )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write run {record.run_id} to {self.path}: {exc}") from exc
+                staged.commit()  # inside the transaction: a failed rename stores no row
+        except BaseException as exc:
+            staged.abort()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise StoreError(
+                    f"cannot write run {record.run_id} to {self.path}: {exc}; nothing was "
+                    "stored (what was written is removed)"
+                ) from exc
+            raise
+        staged.finish()
+
+    def _digested_row(self, record: RunRecord) -> dict[str, Any]:
+        """The row of `record` with its row digest (set on the record too)."""
+        record.row_digest = ""
+        row = self._to_row(record)
+        record.row_digest = row["row_digest"] = row_digest(row)
+        return row
 
     def save_failure(self, record: RunRecord, error: str) -> None:
         """Record a run that raised: its cell of the grid, status "failed" and the traceback.
@@ -207,7 +250,7 @@ class ResultStore(ClaimsMixin):
         A finished result of the same run id is never replaced by a failure.
         """
         record.status, record.error, record.codes_path = "failed", error, ""
-        row = self._to_row(record)
+        row = self._digested_row(record)
         updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "run_id")
         try:
             with self._transaction():
@@ -262,8 +305,15 @@ class ResultStore(ClaimsMixin):
             raise StoreError(f"cannot read results store {self.path}: {exc}") from exc
 
     def has_run(self, run_id: str) -> bool:
-        rows = self._query("SELECT 1 FROM runs WHERE run_id = ? AND status = 'done'", (run_id,))
-        return bool(rows)
+        """Whether `run_id` is stored as done with its codes file (a run whose codes were
+        deleted counts as not done: `hashbench run` redoes it)."""
+        rows = self._query(
+            "SELECT codes_path FROM runs WHERE run_id = ? AND status = 'done'", (run_id,)
+        )
+        return bool(rows) and self.codes_present(rows[0][0])
+
+    def codes_present(self, codes_path: str) -> bool:
+        return bool(codes_path) and (self.path.parent / codes_path).is_file()
 
     def get(self, run_id: str) -> RunRecord:
         rows = self._query(f"SELECT {self._select} FROM runs WHERE run_id = ?", (run_id,))
@@ -274,7 +324,7 @@ class ResultStore(ClaimsMixin):
             if len(rows) != 1:
                 what = "no run" if not rows else f"{len(rows)} runs"
                 raise StoreError(f"{what} with id '{run_id}' in {self.path}; see `hashbench table`")
-        return self._from_row(rows[0])
+        return self._checked(rows[0])
 
     def records(self, **filters: Any) -> list[RunRecord]:
         """Finished runs, optionally filtered by column values (a value may be a list).
@@ -296,48 +346,48 @@ class ResultStore(ClaimsMixin):
             f"SELECT {self._select} FROM runs WHERE {' AND '.join(clauses)} "
             "ORDER BY dataset, method, bits, seed"
         )
-        return [self._from_row(row) for row in self._query(sql, tuple(args))]
+        return [self._checked(row) for row in self._query(sql, tuple(args))]
+
+    def _checked(self, row: tuple) -> RunRecord:
+        """The record of a row whose row digest holds (refused with the fix otherwise)."""
+        record = self._from_row(row)
+        problem = row_problem(row)
+        if problem:
+            raise StoreError(
+                f"run {record.run_id} in {self.path} was changed after it was stored (row "
+                f"digest check: {problem}), so its numbers cannot be trusted. "
+                f"{RERUN_HINT}, or delete its row"
+            )
+        return record
 
     _from_row = staticmethod(from_row)
     _to_row = staticmethod(to_row)
 
     def load_arrays(self, record: RunRecord) -> dict[str, np.ndarray]:
-        """The stored arrays of a run (packed codes and labels), checked against the checksum,
-        shapes and code length recorded in its row (runs stored before version 3 of the schema
-        have no checksum: their arrays are checked for the run's code length only)."""
+        """The stored arrays of a run (packed codes, labels, per-query scores), checked against
+        the checksums, shapes and code length recorded in its row: the one way stored arrays
+        are read. Older rows are read as `verify.py` says (per-query values without a checksum
+        are left out, to be recomputed from the verified codes). A missing file raises
+        MissingCodesError, any other failed check StoreError, each naming the file, the run and
+        the fix."""
         path = self.path.parent / record.codes_path
+        if not self.codes_present(record.codes_path):
+            raise MissingCodesError(
+                f"the codes of run {record.run_id} are missing ({path} does not exist). "
+                "`hashbench run` with the run's options redoes it (`hashbench status` lists it)"
+            )
         try:
             with np.load(path) as data:
                 arrays = {name: data[name] for name in data.files}
         except Exception as exc:  # a truncated zip raises BadZipFile, EOFError, zlib.error...
             raise StoreError(
                 f"cannot read the codes of run {record.run_id} at {path}: "
-                f"{type(exc).__name__}: {exc}. Rerun it with `hashbench run ... --rerun`"
+                f"{type(exc).__name__}: {exc}. {RERUN_HINT}"
             ) from exc
-        problem = _digest_problem(record, arrays)
+        problem, checked = codes_problem(record, arrays)
         if problem:
             raise StoreError(
                 f"the codes file {path} does not belong to run {record.run_id}: {problem}. "
-                "Rerun it with `hashbench run ... --rerun`"
+                f"{RERUN_HINT}"
             )
-        return arrays
-
-
-def _digest_problem(record: RunRecord, arrays: Mapping[str, np.ndarray]) -> str | None:
-    """Why `arrays` are not the ones stored with `record`, or None."""
-    expected = record.codes_digest
-    if expected:
-        actual = codes_digest(arrays, record.bits)
-        if actual["shapes"] != expected.get("shapes"):
-            return f"array shapes {actual['shapes']} differ from the recorded {expected['shapes']}"
-        if actual["sha256"] != expected.get("sha256"):
-            return "its checksum differs from the one recorded when the run was stored"
-        return None
-    width = (record.bits + 7) // 8
-    for name, array in arrays.items():
-        if name.startswith("codes.") and (array.ndim != 2 or array.shape[1] != width):
-            return f"{name} has shape {array.shape}, not (items, {width}) for {record.bits} bits"
-    shape = arrays.get("shape")
-    if shape is not None and int(shape[0]) != record.bits:
-        return f"it holds {int(shape[0])}-bit codes; the run has {record.bits} bits"
-    return None
+        return checked

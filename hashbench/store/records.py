@@ -2,9 +2,12 @@
 
 Schema versions: 2 added `error` (the traceback of a failed run); 3 added `protocol` ("default",
 "tuned" or "trial"), `tuning` (how a tuned run's parameters were chosen) and `codes_digest` (the
-checksum, shapes and code length of the run's stored arrays, checked before any recomputation).
+checksum, shapes and code length of the run's stored arrays, checked before any recomputation);
+4 added `row_digest` (a SHA-256 over the row's other stored values, so a hand-edited number is
+refused on read) and `derived` in `codes_digest` (a checksum over the stored per-query values).
 A store of an older version gains the columns in place when opened for writing; read-only
-commands read it as it is, with the columns' defaults.
+commands read it as it is, with the columns' defaults (rows without a row digest, or codes
+digests without `derived`, are read as they are; see `hashbench/store/verify.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
     protocol            TEXT NOT NULL DEFAULT 'default',
     tuning              TEXT NOT NULL DEFAULT '{}',
     codes_digest        TEXT NOT NULL DEFAULT '{}',
+    row_digest          TEXT NOT NULL DEFAULT '',
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS runs_by_grid ON runs (dataset, method, bits, seed);
@@ -61,6 +65,7 @@ ADDED_COLUMNS = {
     "protocol": "'default'",
     "tuning": "'{}'",
     "codes_digest": "'{}'",
+    "row_digest": "''",
 }
 
 # Protocols: how a run's parameters were chosen. Trials of a tuning study are never tabled.
@@ -91,6 +96,7 @@ class RunRecord:
     protocol: str = "default"  # "default", "tuned" or "trial"
     tuning: dict[str, Any] = field(default_factory=dict)  # study, trials, validation score
     codes_digest: dict[str, Any] = field(default_factory=dict)  # set when the codes are saved
+    row_digest: str = ""  # set when the row is saved: SHA-256 of the row's other values
 
 
 JSON_FIELDS = ("params", "metrics", "timings", "provenance", "profile", "tuning", "codes_digest")
@@ -115,7 +121,11 @@ COLUMNS = (
     "protocol",
     "tuning",
     "codes_digest",
+    "row_digest",
 )
+
+# Columns the row digest leaves out: when the row was written, a failed run's traceback, itself.
+UNDIGESTED_COLUMNS = ("created_at", "error", "row_digest")
 
 
 def to_row(record: RunRecord) -> dict[str, Any]:
@@ -140,18 +150,39 @@ def from_row(row: tuple) -> RunRecord:
     return RunRecord(**values)
 
 
+DERIVED_PREFIX = "perquery."
+
+
 def digested(name: str) -> bool:
-    """Arrays the checksum covers: everything but per-query scores derived from them."""
-    return not name.startswith("perquery.")
+    """Arrays the main checksum covers: everything but the per-query scores derived from them
+    (those have a checksum of their own, `derived`, so that rows stored before it stay valid)."""
+    return not name.startswith(DERIVED_PREFIX)
 
 
-def codes_digest(arrays: Mapping[str, np.ndarray], bits: int) -> dict[str, Any]:
-    """SHA-256 over the names, dtypes, shapes and bytes of a run's arrays, with their shapes."""
+def arrays_sha256(arrays: Mapping[str, np.ndarray], names: list[str]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of `names` of `arrays` (in that order)."""
     hasher = hashlib.sha256()
-    shapes = {}
-    for name in sorted(filter(digested, arrays)):
+    for name in names:
         array = np.ascontiguousarray(arrays[name])
         hasher.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
         hasher.update(array.tobytes())
-        shapes[name] = list(array.shape)
-    return {"sha256": hasher.hexdigest(), "bits": bits, "shapes": shapes}
+    return hasher.hexdigest()
+
+
+def codes_digest(arrays: Mapping[str, np.ndarray], bits: int) -> dict[str, Any]:
+    """The checksums of a run's arrays: `sha256` over the codes and labels (with their shapes),
+    `derived` over the per-query scores kept beside them."""
+    names = sorted(filter(digested, arrays))
+    derived = sorted(name for name in arrays if not digested(name))
+    return {
+        "sha256": arrays_sha256(arrays, names),
+        "bits": bits,
+        "shapes": {name: list(np.shape(arrays[name])) for name in names},
+        "derived": arrays_sha256(arrays, derived),
+    }
+
+
+def row_digest(row: Mapping[str, Any]) -> str:
+    """SHA-256 over a row's stored values (as written to SQLite), but UNDIGESTED_COLUMNS."""
+    content = [[c, row[c]] for c in COLUMNS if c not in UNDIGESTED_COLUMNS]
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()

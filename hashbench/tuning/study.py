@@ -17,6 +17,7 @@ the completed trials' scores after epoch e), so it is as deterministic as the re
 from __future__ import annotations
 
 import logging
+import math
 import re
 import statistics
 import time
@@ -179,11 +180,15 @@ def _tell(
     record: RunRecord,
     validation: CrossModalDataset,
 ) -> None:
-    curve = [(int(e), float(v)) for e, v in record.metrics.get("validation_curve", [])]
+    curve, problem = _stored_curve(record.metrics.get("validation_curve", []))
     result.curve = curve
     for epoch, score in curve:
         trial.report(score, epoch)
-    if record.status != "done":
+    if problem is not None:  # stored before epoch_end was checked: told as failed, not replayed
+        result.state = "failed"
+        result.error = f"stored trial {record.run_id} has an unusable validation curve ({problem})"
+        optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    elif record.status != "done":
         result.state = "failed"
         lines = record.error.strip().splitlines()
         # the traceback's last line, without the exception's module: "PluginError: ..."
@@ -197,6 +202,24 @@ def _tell(
         result.state = "complete"
         result.value = primary_score(record.metrics, validation.retrieval_depth)
         optuna_study.tell(trial, result.value)
+
+
+def _stored_curve(raw: Any) -> tuple[list[tuple[int, float]], str | None]:
+    """A stored validation curve as (epoch, score) pairs, or ([], what is wrong with it): epochs
+    must be integers >= 0 going forward and scores finite."""
+    curve: list[tuple[int, float]] = []
+    try:
+        for epoch, score in raw:
+            if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
+                return [], f"epoch {epoch!r}"
+            if curve and epoch <= curve[-1][0]:
+                return [], f"epoch {epoch} after {curve[-1][0]}"
+            if not math.isfinite(float(score)):
+                return [], f"score {score!r} at epoch {epoch}"
+            curve.append((int(epoch), float(score)))
+    except (TypeError, ValueError):
+        return [], f"not a list of (epoch, score): {raw!r}"[:200]
+    return curve, None
 
 
 def wait_and_run(

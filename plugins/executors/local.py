@@ -1,28 +1,26 @@
 """Built-in executors: `local` (in this process) and `process` (a pool of local processes).
 
 Workers of the `process` executor start fresh interpreters (spawn: no forked torch or OpenMP
-state), build their registry from the installed plugins and load each dataset themselves (the
-synthetic cache makes that a file read). Each worker gets an equal share of the cores for
-torch. Results come back to the scheduling process, which alone writes the store.
+state), build their registry from the installed plugins and load each run's dataset themselves
+(the synthetic cache makes that a file read), so a run never sees data an earlier run changed.
+Each worker gets an equal share of the cores for torch. Results come back to the scheduling
+process, which alone writes the store. A run that passes `--run-timeout` without stopping
+itself has its worker ended and replaced (`workers.Worker`); a worker that dies fails its run
+only.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 
 import hashbench
-from hashbench.executors import (
-    DriverState,
-    Executor,
-    InProcessExecutor,
-    RunTask,
-    TaskResult,
-    execute_task,
-)
+from hashbench.executors import DriverState, Executor, InProcessExecutor, RunTask, TaskResult
+from hashbench.runner.time_limit import hard_limit, timeout_reason
+
+from .workers import Worker, spawn_context
 
 
 def _cores() -> int:
@@ -32,12 +30,6 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 class ProcessExecutor(Executor):
     """N worker processes on this machine (`--workers N`, default one per core)."""
 
@@ -45,55 +37,87 @@ class ProcessExecutor(Executor):
     summary = "N local worker processes (--workers N, default: one per core)"
 
     def map(self, tasks: Iterable[RunTask], driver: DriverState) -> Iterator[TaskResult]:
-        workers = self.settings.workers or _cores()
-        threads = max(1, _cores() // workers)
+        size = self.settings.workers or _cores()
+        threads = max(1, _cores() // size)
+        context = spawn_context()
         draw = iter(tasks)
-        pending: dict[Future, RunTask] = {}
-        pool = self._pool(workers, threads)
+        idle: list[Worker] = []
+        busy: list[Worker] = []
         try:
             while True:
-                while len(pending) < workers:  # draw (and so claim) a run only for a free worker
+                while len(busy) < size:  # draw (and so claim) a run only for a free worker
                     task = next(draw, None)
                     if task is None:
                         break
-                    pending[pool.submit(execute_task, task)] = task
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                broken = False
-                for future in done:
-                    task = pending.pop(future)
+                    worker = idle.pop() if idle else Worker.start(context, threads)
                     try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        yield TaskResult(
-                            task,
-                            error="a worker process died (killed, or out of memory)",
-                            message="BrokenProcessPool: a worker process died",
-                        )
-                if broken:  # every other run in flight died with it: report them, start afresh
-                    for future, task in pending.items():
-                        future.cancel()
-                        yield TaskResult(
-                            task,
-                            error="its worker pool broke while it ran",
-                            message="BrokenProcessPool: a worker process died",
-                        )
-                    pending.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = self._pool(workers, threads)
+                        worker.give(task)
+                    except OSError:  # it died while idle: a fresh one takes the run
+                        worker.end()
+                        worker = Worker.start(context, threads)
+                        worker.give(task)
+                    busy.append(worker)
+                if not busy:
+                    return
+                wait([w.conn for w in busy], timeout=_next_deadline(busy))
+                for worker in list(busy):
+                    result = _collect(worker)
+                    if result is None:
+                        continue
+                    busy.remove(worker)
+                    if worker.task is None and not (result.timed_out or result.dataset_changed):
+                        idle.append(worker)  # finished: it takes the next run
+                    else:  # dead, out of time, or its state is suspect: a fresh one replaces it
+                        worker.end()
+                    yield result
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for worker in idle + busy:
+                worker.stop()
 
-    @staticmethod
-    def _pool(workers: int, threads: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(threads,),
+
+def _next_deadline(busy: list[Worker]) -> float | None:
+    """Seconds until the earliest time limit of the runs in flight (None: no limit)."""
+    now = time.monotonic()
+    limits = [
+        w.started + hard_limit(w.task.options.run_timeout) - now
+        for w in busy
+        if w.task is not None and w.started is not None and w.task.options.run_timeout
+    ]
+    waiting = [w for w in busy if w.task is not None and w.task.options.run_timeout]
+    if waiting and len(limits) < len(waiting):
+        limits.append(1.0)  # a worker has not started its run yet: look again soon
+    return max(0.0, min(limits)) if limits else None
+
+
+def _collect(worker: Worker) -> TaskResult | None:
+    """The worker's result if it has one, a failure if it died or ran out of time, else None."""
+    task = worker.task
+    assert task is not None
+    try:
+        while worker.conn.poll():
+            result = worker.receive()
+            if result is not None:
+                return result
+    except (EOFError, OSError):
+        return TaskResult(
+            task,
+            error="its worker process died (killed, or out of memory)",
+            message="WorkerDied: the worker process running it died (killed, or out of memory)",
         )
+    limit = task.options.run_timeout
+    if (
+        limit
+        and worker.started is not None
+        and time.monotonic() - worker.started > hard_limit(limit)
+    ):
+        reason = (
+            f"{timeout_reason(limit)} (it did not stop at the limit, e.g. stuck in a C call; its "
+            "worker process was ended and replaced)"
+        )
+        return TaskResult(
+            task, error=f"RunTimeout: {reason}\n", message=f"RunTimeout: {reason}", timed_out=True
+        )
+    return None
 
 
 @hashbench.hookimpl

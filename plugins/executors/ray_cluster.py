@@ -6,15 +6,22 @@ plugins installed, and the same data files or synthetic cache). Each run asks Ra
 and GPU needs; runs are submitted only while the cluster has CPUs free for them, so claims in
 the store stay close to the work actually running. Results come back to the scheduling process,
 which alone writes the store.
+
+`--run-timeout`: the task holds itself to the limit (`execute_task`'s timer, where Ray runs it
+in a worker's main thread); a task still running a grace period after it
+(`time_limit.hard_limit`) is cancelled with `ray.cancel(force=True)`, which ends its worker
+process, and stored as failed with the timeout as its reason.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 import hashbench
 from hashbench.errors import InputError
 from hashbench.executors import DriverState, Executor, ExecutorSettings, RunTask, TaskResult
+from hashbench.runner.time_limit import hard_limit, timeout_reason
 
 
 def _execute(task: RunTask) -> TaskResult:
@@ -69,23 +76,36 @@ class RayExecutor(Executor):
         remote = ray.remote(_execute)
         slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         draw = iter(tasks)
-        pending: dict = {}
+        pending: dict = {}  # ref -> (task, deadline or None)
         while True:
             while len(pending) < slots:  # draw (and so claim) a run only when a CPU is free
                 task = next(draw, None)
                 if task is None:
                     break
-                ref = remote.options(num_cpus=task.cpus, num_gpus=task.gpus, max_retries=1)
-                pending[ref.remote(task)] = task
+                limit = task.options.run_timeout
+                # a run that times out is not retried (max_retries=0): it would time out again
+                ref = remote.options(
+                    num_cpus=task.cpus, num_gpus=task.gpus, max_retries=0 if limit else 1
+                )
+                deadline = time.monotonic() + hard_limit(limit) if limit else None
+                pending[ref.remote(task)] = (task, deadline)
             if not pending:
                 return
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            deadlines = [d for _, d in pending.values() if d is not None]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
             for ref in ready:
-                task = pending.pop(ref)
+                task, _ = pending.pop(ref)
                 try:
                     yield ray.get(ref)
                 except Exception as exc:  # the task's worker died or Ray failed it
                     yield TaskResult(task, error=repr(exc), message=f"{type(exc).__name__}: {exc}")
+            now = time.monotonic()
+            for ref, (task, deadline) in list(pending.items()):
+                if deadline is not None and now >= deadline:
+                    del pending[ref]
+                    ray.cancel(ref, force=True)  # ends the worker process running it
+                    yield _timed_out(task)
 
     def close(self) -> None:
         if self._connected:
@@ -93,6 +113,16 @@ class RayExecutor(Executor):
 
             ray.shutdown()
             self._connected = False
+
+
+def _timed_out(task: RunTask) -> TaskResult:
+    reason = (
+        f"{timeout_reason(task.options.run_timeout or 0)} (it did not stop at the limit; "
+        "its Ray task was cancelled with force=True)"
+    )
+    return TaskResult(
+        task, error=f"RunTimeout: {reason}\n", message=f"RunTimeout: {reason}", timed_out=True
+    )
 
 
 @hashbench.hookimpl

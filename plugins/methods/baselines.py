@@ -27,6 +27,8 @@ from threadpoolctl import threadpool_limits
 import hashbench
 from hashbench import Method, MethodInfo, TrainData
 
+from . import _ranges
+
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     """float64 for fitting: the linear algebra needs the precision."""
@@ -117,7 +119,7 @@ class CCAITQ(Method):
     default_params = {"ridge": 0.1, "itq_iterations": 50, "eigen_power": 2.0}
     param_ranges = {
         "ridge": hashbench.Float(0.0, None),
-        "itq_iterations": hashbench.Int(0, None),
+        "itq_iterations": _ranges.SOLVER_ITERATIONS,
         "eigen_power": hashbench.Float(0.0, None),
     }
     #: `hashbench tune` searches these (docs/tuning.md)

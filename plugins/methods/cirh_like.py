@@ -49,6 +49,7 @@ from torch import nn
 import hashbench
 from hashbench import Method, MethodContext, MethodInfo, TrainData
 
+from . import _ranges
 from ._crossmodal_common import (
     LossLog,
     batch_indices,
@@ -207,7 +208,7 @@ class CIRHLike(Method):
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
     #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
     param_ranges: Mapping[str, Any] = {
-        "epochs": hashbench.Int(1, None),
+        "epochs": _ranges.EPOCHS,
         "lr_stage1": hashbench.Float(1e-9, None),
         "lr_hash": hashbench.Float(1e-9, None),
         "a1": hashbench.Float(0.0, 1.0),
@@ -215,6 +216,12 @@ class CIRHLike(Method):
         "recon_weight": hashbench.Float(0.0, None),
         "similarity_weight": hashbench.Float(0.0, None),
         "hash_similarity_weight": hashbench.Float(0.0, None),
+        "min_iterations": _ranges.ITERATIONS,
+        "batch_size": _ranges.BATCH,
+        "hidden": _ranges.WIDTH,
+        "image_hash_hidden": _ranges.WIDTH,
+        "text_hash_hidden": _ranges.WIDTH,
+        "hash_dropout": _ranges.FRACTION,
     }
     search_space: Mapping[str, Any] = {
         "lr_stage1": hashbench.Float(3e-5, 3e-3, log=True),

@@ -30,6 +30,8 @@ from torch import nn
 import hashbench
 from hashbench import Method, MethodInfo, TrainData
 
+from . import _ranges
+
 
 class _MLP(nn.Module):
     def __init__(self, dim: int, ratio: int = 4) -> None:
@@ -112,10 +114,11 @@ class DPSHCNN(Method):
     test_params: Mapping[str, Any] = {"epochs": 1}
     #: `hashbench tune` searches these (docs/tuning.md)
     param_ranges: Mapping[str, Any] = {
-        "epochs": hashbench.Int(1, None),
+        "epochs": _ranges.EPOCHS,
         "lr": hashbench.Float(1e-9, None),
         "weight_decay": hashbench.Float(0.0, None),
         "eta": hashbench.Float(0.0, None),
+        "batch_size": _ranges.BATCH,
     }
     search_space: Mapping[str, Any] = {
         "lr": hashbench.Float(1e-4, 1e-2, log=True),

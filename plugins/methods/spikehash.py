@@ -92,6 +92,7 @@ from torch import nn
 import hashbench
 from hashbench import Method, MethodContext, MethodInfo, TrainData
 
+from . import _ranges
 from ._crossmodal_common import (
     MODALITIES,
     LossLog,
@@ -312,13 +313,17 @@ class SpikeHash(Method):
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0, "hidden": 32}
     #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
     param_ranges: Mapping[str, Any] = {
-        "epochs": hashbench.Int(1, None),
+        "epochs": _ranges.EPOCHS,
         "lr": hashbench.Float(1e-9, None),
         "weight_decay": hashbench.Float(0.0, None),
         "temperature": hashbench.Float(1e-3, None),
         "contrastive_weight": hashbench.Float(0.0, None),
         "bar_weight": hashbench.Float(0.0, None),
         "sral_weight": hashbench.Float(0.0, None),
+        "min_iterations": _ranges.ITERATIONS,
+        "batch_size": _ranges.BATCH,
+        "hidden": _ranges.WIDTH,
+        "time_steps": _ranges.TIME_STEPS,
     }
     search_space: Mapping[str, Any] = {
         "lr": hashbench.Float(3e-4, 3e-2, log=True),

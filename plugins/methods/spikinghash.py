@@ -64,6 +64,8 @@ from torch import nn
 import hashbench
 from hashbench import Method, MethodInfo, TrainData
 
+from . import _ranges
+
 TAU = 1.75
 
 # name -> (stage dims D1..D4, blocks per stage, max-pool in each stage's downsample)
@@ -478,11 +480,16 @@ class Spikinghash(Method):
     test_params: Mapping[str, Any] = {"epochs": 1, "size": "nano", "batch_size": 8}
     #: `hashbench tune` searches these (docs/tuning.md); epochs stay (the rounds follow them)
     param_ranges: Mapping[str, Any] = {
-        "epochs": hashbench.Int(1, None),
+        "epochs": _ranges.EPOCHS,
         "lr": hashbench.Float(1e-9, None),
         "weight_decay": hashbench.Float(0.0, None),
         "alpha": hashbench.Float(0.0, None),
         "beta": hashbench.Float(0.0, None),
+        "time_steps": _ranges.TIME_STEPS,
+        "batch_size": _ranges.BATCH,
+        "soft_start": _ranges.ROUNDS,
+        "round_epochs": _ranges.ROUNDS,
+        "final_rounds": _ranges.ROUNDS,
     }
     search_space: Mapping[str, Any] = {
         "lr": hashbench.Float(5e-4, 5e-2, log=True),

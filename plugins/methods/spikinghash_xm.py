@@ -58,6 +58,8 @@ from torch import nn
 import hashbench
 from hashbench import Method, MethodInfo, TrainData
 
+from . import _ranges
+
 MODALITIES = ("image", "text")
 
 
@@ -156,11 +158,20 @@ class SpikinghashXM(Method):
     }
     #: `hashbench tune` searches these (docs/tuning.md); epochs stay (the rounds follow them)
     param_ranges: Mapping[str, Any] = {
-        "epochs": hashbench.Int(1, None),
+        "epochs": _ranges.EPOCHS,
         "lr": hashbench.Float(1e-9, None),
         "weight_decay": hashbench.Float(0.0, None),
         "alpha": hashbench.Float(0.0, None),
         "beta": hashbench.Float(0.0, None),
+        "time_steps": _ranges.TIME_STEPS,
+        "hidden": _ranges.WIDTH,
+        "clusters": _ranges.WIDTH,
+        "kmeans_iterations": _ranges.SOLVER_ITERATIONS,
+        "min_iterations": _ranges.ITERATIONS,
+        "batch_size": _ranges.BATCH,
+        "soft_start": _ranges.ROUNDS,
+        "round_epochs": _ranges.ROUNDS,
+        "final_rounds": _ranges.ROUNDS,
     }
     search_space: Mapping[str, Any] = {
         "lr": hashbench.Float(1e-4, 1e-2, log=True),

@@ -44,6 +44,7 @@ from torch import nn
 import hashbench
 from hashbench import Method, MethodContext, MethodInfo, TrainData
 
+from . import _ranges
 from ._crossmodal_common import (
     FusionTransformer,
     HashHead,
@@ -154,12 +155,21 @@ class UCMFH(Method):
     test_params: Mapping[str, Any] = {"epochs": 1, "min_iterations": 0}
     #: `hashbench tune` searches these (docs/tuning.md); epochs never beyond the budget's
     param_ranges: Mapping[str, Any] = {
-        "epochs": hashbench.Int(1, None),
+        "epochs": _ranges.EPOCHS,
         "temperature": hashbench.Float(1e-3, None),
         "fusion_loss_weight": hashbench.Float(0.0, None),
         "hash_loss_weight": hashbench.Float(0.0, None),
         "lr_fusion": hashbench.Float(1e-9, None),
         "lr_hash": hashbench.Float(1e-9, None),
+        "min_iterations": _ranges.ITERATIONS,
+        "batch_size": _ranges.BATCH,
+        "num_layers": _ranges.HEADS,
+        "nhead": _ranges.HEADS,
+        "dim_feedforward": _ranges.WIDTH,
+        "hash_hidden": _ranges.WIDTH,
+        "quirk_batch_size": _ranges.BATCH,
+        "dropout": _ranges.FRACTION,
+        "hash_dropout": _ranges.FRACTION,
     }
     search_space: Mapping[str, Any] = {
         "lr_fusion": hashbench.Float(1e-5, 1e-3, log=True),
