@@ -172,7 +172,7 @@ def test_report_filters_statistics_and_options(cli, sweep_store, tmp_path):
     html = build(
         cli, sweep_store, tmp_path / "b", "--ci", "--significance", "seeds", "--curve-bits", "16"
     )
-    assert "interval over queries" in html and "Precision@K, 16 bits" in html
+    assert "interval over seeds and queries" in html and "Precision@K, 16 bits" in html
     assert ">CCA-ITQ</td>" in html  # display names by default; --names cli keeps the typed ones
     html = build(cli, sweep_store, tmp_path / "c", "--names", "cli")
     assert ">cca-itq</td>" in html and ">CCA-ITQ</td>" not in html

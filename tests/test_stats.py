@@ -16,8 +16,10 @@ from hashbench.stats import (
     bootstrap_ci,
     cell_intervals,
     column_marks,
+    compact_letters,
     compare_methods,
     holm,
+    letter_marks,
     randomization_test,
     seed_marks,
     seeds_ttest,
@@ -168,14 +170,36 @@ def test_constant_cell_has_a_point_interval():
     assert ci.low[0] == ci.high[0] == pytest.approx(0.25)
 
 
-def test_several_seeds_resample_queries_and_average_over_seeds():
+def test_one_seed_interval_is_the_query_bootstrap_and_seeds_widen_it():
     rng = np.random.default_rng(6)
-    seeds = {s: _ap_like(rng, 400) for s in (0, 1, 2)}
+    base = _ap_like(rng, 400)
+    one = cell_intervals({"cell": {0: base}}, FAST)["cell"]
+    direct = bootstrap_ci(base, resamples=2000)  # the query-only BCa of before (df = n - 1)
+    assert one.low == pytest.approx(direct.low[0], abs=2e-3)
+    assert one.high == pytest.approx(direct.high[0], abs=2e-3)
+    # three seeds with training offsets: the interval covers them (the old one averaged them
+    # per query and resampled queries only, as wide as one seed's)
+    seeds = {s: np.clip(base + off, 0, 1) for s, off in enumerate((-0.03, 0.0, 0.03))}
     found = cell_intervals({"cell": seeds}, FAST)["cell"]
-    direct = bootstrap_ci(np.mean(list(seeds.values()), axis=0), resamples=2000)
-    assert (found.low, found.high) == (direct.low[0], direct.high[0])
+    query_only = bootstrap_ci(np.mean(list(seeds.values()), axis=0), resamples=2000)
     assert found.n_seeds == 3 and found.n_queries == 400
     assert found.mean == pytest.approx(np.mean([v.mean() for v in seeds.values()]))
+    assert found.high - found.low > 1.5 * (query_only.high[0] - query_only.low[0])
+
+
+def test_compare_interval_and_pvalue_agree():
+    rng = np.random.default_rng(11)
+    base = _ap_like(rng, 300)
+    decided = set()
+    for shift in np.linspace(0.0, 0.08, 17):
+        a = {s: base + shift + rng.normal(0, 0.1, 300) + rng.normal(0, 0.01) for s in range(3)}
+        b = {s: base + rng.normal(0, 0.1, 300) + rng.normal(0, 0.01) for s in range(3)}
+        c = compare_methods(a, b, FAST)
+        excludes = c.low > 0 or c.high < 0
+        assert excludes == (c.pvalue < 0.05) and c.agree  # one inversion: always agree
+        assert 0 <= c.mc_se < 0.05 and c.df < 50  # the seed part counts, with few df
+        decided.add(excludes)
+    assert decided == {True, False}  # both outcomes occurred
 
 
 def test_bad_inputs_are_refused():
@@ -202,8 +226,22 @@ def test_marks_are_shared_where_the_test_cannot_separate():
     col = _column(rng, a=0.10, b=0.10, c=0.0, d=0.0, e=-0.10, f=-0.20)
     marks = column_marks(col, FAST)
     assert marks.ranks == {"a": 1, "b": 1, "c": 2, "d": 2, "e": 3, "f": None}
-    assert marks.pvalues["b"] >= 0.05 and marks.pvalues["c"] < 0.05
+    assert marks.pvalue("a", "b") >= 0.05 and marks.pvalue("b", "c") < 0.05
+    assert marks.tests == 15  # all pairs, one Holm family
+    assert marks.letters == {"a": "a", "b": "a", "c": "b", "d": "b", "e": "c", "f": "d"}
     assert marks.leaders[0] in ("a", "b")
+    other, p, se = marks.versus("c")
+    assert other == marks.order[0] and p == marks.pvalue("c", other) and se > 0
+
+
+def test_compact_letters_of_a_chain():
+    """Piepho's example shape: overlapping groups; separated pairs never share a letter."""
+    order = ["a", "b", "c", "d"]
+    letters = compact_letters(order, [("a", "c"), ("a", "d"), ("b", "d")])
+    assert letters == {"a": "a", "b": "ab", "c": "bc", "d": "c"}
+    _, marks = letter_marks(order, [("a", "c"), ("a", "d"), ("b", "d")], 3)
+    assert marks == {"a": (1,), "b": (1, 2), "c": (2, 3), "d": (3,)}
+    assert compact_letters(order, []) == dict.fromkeys(order, "a")
 
 
 def test_a_tiny_lead_is_not_bolded():
@@ -229,13 +267,14 @@ def test_table_marks_batch_equals_columns_one_by_one():
 
 def test_seed_test_needs_two_seeds_and_the_footnote_says_so():
     one = {"col": {"a": {0: 0.9}, "b": {0: 0.1}}}
-    assert seed_marks(one)["col"].ranks == {"a": 1, "b": 1}  # nothing can be tested
+    found = seed_marks(one)["col"]
+    assert found.ranks == {"a": None, "b": None} and "too few" in found.untestable
     three = {"col": {"a": {0: 0.9, 1: 0.91, 2: 0.92}, "b": {0: 0.1, 1: 0.12, 2: 0.1}}}
     assert seed_marks(three)["col"].ranks == {"a": 1, "b": 2}
     assert seeds_ttest({0: 0.5, 1: 0.6}, {0: 0.4, 1: 0.5}) == 0.0  # same gap on every seed
     assert "2 or more shared seeds" in StatsOptions(test="seeds").describe_test()
     text = StatsOptions().describe_test()
-    assert "randomization" in text and "Holm" in text and "10,000" in text and "0.05" in text
+    assert "bootstrap" in text and "seeds" in text and "Holm" in text and "10,000" in text
 
 
 def test_compare_reports_difference_interval_p_and_effect_size():
@@ -293,3 +332,50 @@ def test_table_statistics_orders_by_the_given_scores():
     )
     only_ci = table_statistics(per_query, FAST, marks=False)
     assert only_ci.marks == {} and len(only_ci.intervals) == 3
+
+
+# --- the two-level bootstrap and Monte-Carlo error (issue 28) --------------------------------
+
+
+def test_seed_component_removes_the_query_noise_counted_twice():
+    """Seeds x queries crossed: the spread of seed means holds seed effect + noise / n; the
+    component keeps the seed effect only (0 when there is none)."""
+    from hashbench.stats.twolevel import seed_component
+
+    rng = np.random.default_rng(21)
+    n, seeds = 2000, 40
+    q = rng.normal(0, 0.2, n)
+    none = q + rng.normal(0, 0.1, (seeds, n))  # no seed effect, only seed x query noise
+    naive = none.mean(axis=1).var(ddof=1)  # about 0.1^2 / n: the noise, not a seed effect
+    assert naive == pytest.approx(0.1**2 / n, rel=0.5)
+    assert seed_component(none)[0] < 0.5 * naive
+    effect = none + rng.normal(0, 0.03, (seeds, 1))
+    assert seed_component(effect)[0] == pytest.approx(0.03**2, rel=0.5)
+    assert seed_component(effect[:1])[0] == 0.0  # one seed: nothing to estimate
+
+
+def test_two_level_draws_do_not_depend_on_the_batch():
+    rng = np.random.default_rng(22)
+    cells = {k: {s: _ap_like(rng, 200) for s in range(3)} for k in "abc"}
+    together = cell_intervals(cells, FAST)
+    for key, cell in cells.items():
+        assert cell_intervals({key: cell}, FAST)[key] == together[key]
+
+
+def test_marks_near_the_threshold_are_flagged():
+    from hashbench.stats import family_marks
+
+    scores = {"a": 0.9, "b": 0.8}
+    near = family_marks(scores, {("a", "b"): 0.049}, {("a", "b"): 0.002}, 0.05)
+    assert near.near == {("a", "b")} and near.near_threshold("b")
+    far = family_marks(scores, {("a", "b"): 0.01}, {("a", "b"): 0.002}, 0.05)
+    assert not far.near and not far.near_threshold("a")
+    # the adjusted p's MC error grows with Holm's factor: 3 pairs, smallest p x 3
+    three = family_marks(
+        {"a": 0.9, "b": 0.8, "c": 0.7},
+        {("a", "b"): 0.5, ("a", "c"): 0.0155, ("b", "c"): 0.5},
+        {("a", "b"): 0.001, ("a", "c"): 0.001, ("b", "c"): 0.001},
+        0.05,
+    )
+    assert three.pvalue("a", "c") == pytest.approx(0.0465)
+    assert ("a", "c") in three.near  # |0.0465 - 0.05| <= 3 x 3 x 0.001

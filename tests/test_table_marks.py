@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import shutil
 import subprocess
@@ -97,7 +98,60 @@ def test_significance_needs_two_paired_seeds():
     table = build_table(
         [_record("a", 0, 0.9), _record("b", 0, 0.5)], significance=Significance(test="seeds")
     )
-    assert _ranks(table) == {"a": 1, "b": 1}  # nothing can be separated: the mark is shared
+    # nothing can be tested: nothing is marked, and the footnote says why
+    assert _ranks(table) == {"a": None, "b": None}
+    assert table.value(("i2t", "a"), ("synth-mirflickr", 32)).unmarked == "untestable"
+    assert any("fewer than 2 seeds" in note for note in table.notes())
+
+
+def test_seeds_test_with_mixed_seed_counts_marks_nothing_it_cannot_test():
+    """The issue's case: the best row has one seed, the others three; the old code bolded
+    every row (LSH beside tuned CCA-ITQ)."""
+    records = [_record("best", 0, 0.85)] + [
+        _record(m, s, v + 0.001 * s) for m, v in (("lsh", 0.53), ("itq", 0.70)) for s in range(3)
+    ]
+    table = build_table(records, significance=Significance(test="seeds"))
+    assert set(_ranks(table).values()) == {None}
+    assert {table.value(("i2t", m), ("synth-mirflickr", 32)).unmarked for m in _ranks(table)} == {
+        "untestable"
+    }
+    # a column where every row has 3 seeds is tested and marked
+    full = build_table(records[1:], significance=Significance(test="seeds"))
+    assert _ranks(full) == {"itq": 1, "lsh": 2}
+
+
+def _labelled(method, seed, value, protocol="default", params=None):
+    record = _record(method, seed, value)
+    return dataclasses.replace(
+        record,
+        run_id=f"{record.run_id}-{protocol}-{params}",
+        protocol=protocol,
+        params=params or {},
+    )
+
+
+def test_marks_rank_methods_not_variants():
+    """Tuned and default rows of cca-itq, a parameter variant and lsh: defaults compete with
+    defaults, tuned rows with tuned rows, the variant is not ranked."""
+    records, labels = [], {}
+    for seed in range(4):
+        rows = (
+            ("cca-itq", "default", None, 0.80, "cca-itq"),
+            ("cca-itq", "tuned", None, 0.85, "cca-itq (tuned)"),
+            ("cca-itq", "default", {"ridge": 1.0}, 0.90, "cca-itq [ridge=1.0]"),
+            ("lsh", "default", None, 0.60, "lsh"),
+        )
+        for method, protocol, params, value, label in rows:
+            record = _labelled(method, seed, value + 0.002 * seed, protocol, params)
+            records.append(record)
+            labels[record.run_id] = label
+    for significance in (None, Significance(test="seeds")):
+        table = build_table(records, significance=significance, labels=labels)
+        ranks = _ranks(table)
+        assert ranks["cca-itq"] == 1 and ranks["lsh"] == 2  # the method, not its variants
+        assert ranks["cca-itq [ridge=1.0]"] is None  # a setting of a method: not ranked
+        assert ranks["cca-itq (tuned)"] is None  # alone in the tuned family: nothing to rank
+    assert any("not settings of one method" in note for note in table.notes())
 
 
 def test_mean_and_std_over_seeds():

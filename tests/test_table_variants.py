@@ -97,6 +97,33 @@ def test_labels_name_every_value_that_differs_from_the_default():
     assert labels == {"a": "m [x=1]", "b": "m [x=5]", "c": "m [x=5]"}
 
 
+def test_tuned_runs_tuned_differently_are_separate_rows():
+    """Two tuned runs of one cell and seed (8 and 20 trials; a mirrored validation database; a
+    time budget) must not share the row "(tuned)", where one would hide the other."""
+    val = {"database_rule": "fit", "fraction": 0.2, "max_queries": 1000}
+    tuning = {"trials": 8, "batch": 4, "pruner": {"name": "median"}, "validation": val}
+    runs = {
+        "t8": tuning,
+        "t20": {**tuning, "trials": 20},
+        "mirror": {**tuning, "validation": {**val, "database_rule": "mirror"}},
+        "budget": {**tuning, "trials": 11, "time_budget_s": 600.0},
+    }
+    records = []
+    for run_id, setting in runs.items():
+        record = _record(run_id, 16, {"x": 2}, protocol="tuned")
+        record.tuning = setting
+        records.append(record)
+    labels = variant_labels(records, lambda r: {"x": 1})
+    assert labels == {
+        "t8": "m (tuned, 8 trials, val database fit)",
+        "t20": "m (tuned, 20 trials, val database fit)",
+        "mirror": "m (tuned, 8 trials, val database mirror)",
+        "budget": "m (tuned, 600 s budget, val database fit)",
+    }
+    one = variant_labels(records[:1], lambda r: {"x": 1})  # one tuning setting: a plain row
+    assert one == {"t8": "m (tuned)"}
+
+
 # --- hashbench compare: one setting per side (issue 27, HIGH 4) ------------------------------
 
 CELL = ("--dataset", "synth-mirflickr@0.05", "--bits", "16")
@@ -116,6 +143,11 @@ def test_compare_uses_one_named_setting_per_side(cli, variant_store):
     assert bare["tasks"]["i2t"]["mean_a"] != found["tasks"]["i2t"]["mean_a"]
     text = _ok(cli("compare", TUNED, "lsh", *CELL))
     assert f"A: {TUNED}" in text and 'also stored: "cca-itq"' in text and "B: lsh" in text
+    # at 32 bits only the ridge=1 setting ran: the bare name does not stand for it
+    _ok(cli("run", "--methods", "lsh", "--bits", "32", *SMALL))
+    only = cli("compare", DEFAULT, "lsh", "--dataset", "synth-mirflickr@0.05", "--bits", "32")
+    assert only.exit_code != 0 and "no runs at its default parameters" in only.output
+    assert f'"{TUNED}"' in only.output
 
 
 def test_compare_refuses_an_ambiguous_or_repeated_side(cli, variant_store):

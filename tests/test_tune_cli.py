@@ -58,7 +58,10 @@ def test_tune_show_status_table_and_run_tuned(cli, tmp_path):
     assert "parameter importances: importances need at least 3 completed" in shown.output
     table = cli("table", "--store", store, "--markdown")
     shown_rows = table.output.lower()  # display names or method names
-    assert "cca-itq (tuned)" in shown_rows and "cca-itq (default)" in shown_rows
+    assert "cca-itq (default)" in shown_rows
+    # two studies of one cell tuned differently: two tuned rows, neither hiding the other
+    assert "cca-itq (tuned, 3 trials, val 0.2 x 1000)" in shown_rows
+    assert "cca-itq (tuned, 2 trials, val 0.3 x 1000)" in shown_rows
     seeds = ("--seeds", "0,1", "--store", store)
     again = cli("run", "--tuned", "--methods", "cca-itq", *SMALL, *seeds)
     assert again.exit_code == 0, again.output

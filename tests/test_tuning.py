@@ -54,35 +54,51 @@ def _trials(study):
     fraction=st.floats(0.01, 0.99),
     max_queries=st.integers(1, 400),
     seed=st.integers(0, 2**32 - 1),
+    fit_share=st.floats(0.01, 1.0),
 )
-def test_holdout_partitions_the_training_split(n, fraction, max_queries, seed):
+def test_holdout_partitions_the_training_split(n, fraction, max_queries, seed, fit_share):
     labels = (np.arange(n)[:, None] % 3 == np.arange(3)).astype(np.uint8)
     train = Split({"image": np.zeros((n, 2), np.float32)}, labels)
-    holdout = Holdout(fraction, max_queries, seed)
-    val, fit = holdout.indices(train, unimodal=False)
-    n_val, n_fit = holdout.sizes(n)
+    holdout = Holdout(fraction, max_queries, seed, fit_share)
+    val, fit, rest = holdout.indices(train, unimodal=False)
+    n_val, n_db = holdout.sizes(n)
     assert len(val) == n_val == min(max_queries, max(1, round(fraction * n)), n - 1)
-    assert len(fit) == n_fit >= 1
-    assert np.array_equal(np.sort(np.concatenate([val, fit])), np.arange(n))
-    assert (np.diff(val) > 0).all() and (np.diff(fit) > 0).all()
+    assert len(fit) + len(rest) == n_db and len(fit) >= 1
+    assert len(fit) == max(1, round(fit_share * n_db))  # the fit set's share of the database
+    assert np.array_equal(np.sort(np.concatenate([val, fit, rest])), np.arange(n))
+    assert all((np.diff(part) > 0).all() for part in (val, fit, rest))
     again = holdout.indices(train, unimodal=False)
-    assert np.array_equal(again[0], val)
-    strat, _ = holdout.indices(train, unimodal=True)  # every class keeps its share
+    assert all(np.array_equal(a, b) for a, b in zip(again, (val, fit, rest), strict=True))
+    whole = Holdout(fraction, max_queries, seed).indices(train, unimodal=False)
+    assert np.array_equal(whole[0], val)  # the fit share never moves the queries
+    strat, strat_fit, _ = holdout.indices(train, unimodal=True)  # every class keeps its share
     counts = np.bincount(labels[strat].argmax(1), minlength=3)
     assert counts.max() - counts.min() <= 1
+    counts = np.bincount(labels[strat_fit].argmax(1), minlength=3)
+    assert counts.max() - counts.min() <= 2
 
 
 def test_validation_dataset_is_made_of_training_pairs_only():
     data = tiny_dataset()
-    val = Holdout(seed=3).apply(data)
+    val = Holdout.for_dataset(data, seed=3, database="mirror").apply(data)
     rows = {tuple(r) for r in data.train.features["image"]}
-    assert all(tuple(r) in rows for r in val.query.features["image"])
-    assert val.train is val.retrieval and len(val.query) + len(val.train) == len(data.train)
-    assert val.name.endswith(":val") and val.meta["holdout"] == Holdout(seed=3)
-    twin = leaky_twin(data)
-    assert Holdout(seed=3).apply(twin).fingerprint == val.fingerprint  # query/retrieval unread
-    assert Holdout(seed=4).apply(data).fingerprint != val.fingerprint
-    assert Holdout(0.3, seed=3).apply(data).fingerprint != val.fingerprint
+    for split in (val.query, val.retrieval):
+        assert all(tuple(r) in rows for r in split.features["image"])
+    fitted = {tuple(r) for r in val.train.features["image"]}
+    assert fitted <= {tuple(r) for r in val.retrieval.features["image"]}
+    assert len(val.query) + len(val.retrieval) == len(data.train)
+    share = len(data.train) / len(data.retrieval)  # the test protocol's training share
+    assert 0.2 < share < 0.35 and abs(len(val.train) / len(val.retrieval) - share) < 0.01
+    assert val.name.endswith(":val") and val.meta["holdout"].fit_share == share
+    twin = leaky_twin(data)  # query/retrieval unread (their sizes are the twin's too)
+    mirror = {"database": "mirror"}
+    assert Holdout.for_dataset(twin, seed=3, **mirror).apply(twin).fingerprint == val.fingerprint
+    assert Holdout.for_dataset(data, seed=4, **mirror).apply(data).fingerprint != val.fingerprint
+    other = Holdout.for_dataset(data, 0.3, seed=3, **mirror).apply(data)
+    assert other.fingerprint != val.fingerprint
+    fit = Holdout(seed=3).apply(data)  # the default: the database is the fit set
+    assert fit.train is fit.retrieval and fit.fingerprint != val.fingerprint
+    assert Holdout.for_dataset(data, seed=3) == Holdout(seed=3)
 
 
 def test_unimodal_validation_split_scales_the_depth_and_stratifies():
@@ -158,7 +174,9 @@ def test_tuned_and_default_rows(tmp_path):
     assert t["validation"]["queries"] + t["validation"]["database"] == len(tiny_dataset().train)
     assert t["score"] == max(x.value for x in study.trials if x.state == "complete")
     notes = protocol_footnotes([tuned, default])
-    assert len(notes) == 2 and "best of 4 trials" in notes[1] and "validation split" in notes[1]
+    assert len(notes) == 3 and "best of 4 trials" in notes[1] and "validation split" in notes[1]
+    assert "validation database = fit set" in notes[1]  # the default database
+    assert notes[2].startswith("tuning cost") and "toy-epochs 1 study, 4 trials" in notes[2]
     with ResultStore(tmp_path / "s" / "hb.sqlite") as store:
         assert {r.protocol for r in store.records()} == {"default", "tuned"}  # tables' view
         assert len(store.records(protocol="trial")) == 4

@@ -17,8 +17,8 @@ from hashbench.cli.app import main
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": (
         "hashbench.cli.compare",
-        "Compare setting A with setting B per task: mean difference (A - B) over queries, its "
-        "bootstrap interval, the paired randomization test's p-value and the effect size.",
+        "Compare setting A with setting B per task: mean difference (A - B), its interval and "
+        "p-value (bootstrap over seeds and queries) and the effect size.",
     ),
     "data": (
         "hashbench.cli.data",

@@ -64,8 +64,13 @@ def _pick(side: str, records: list, labels: dict[str, str], where: str) -> str:
     if side in found:
         return side
     mine = sorted({labels[r.run_id] for r in records if r.method == side})
-    if len(mine) == 1:
+    if len(mine) == 1 and "[" not in mine[0]:  # a bare name never stands for a --param variant
         return mine[0]
+    if len(mine) == 1:
+        raise InputError(
+            f"'{side}' has no runs at its default parameters {where}, only \"{mine[0]}\"; "
+            f'name that setting to compare it: `hashbench compare "{mine[0]}" ...`'
+        )
     if mine:
         listed = "; ".join(f'"{label}"' for label in mine)
         raise InputError(
@@ -95,7 +100,7 @@ def _pick(side: str, records: list, labels: dict[str, str], where: str) -> str:
     default=DEFAULT_RESAMPLES,
     show_default=True,
     type=RESAMPLES,
-    help="Bootstrap / randomization resamples.",
+    help="Bootstrap resamples (training seeds, then queries).",
 )
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the resampling.")
 @click.option("--level", default=0.95, show_default=True, type=LEVEL, help="Interval level.")
@@ -117,13 +122,16 @@ def compare(
     store: Path | None,
     as_json: bool,
 ) -> None:
-    """Compare setting A with setting B per task: mean difference (A - B) over queries, its
-    bootstrap interval, the paired randomization test's p-value and the effect size.
+    """Compare setting A with setting B per task: mean difference (A - B), its interval and
+    p-value (bootstrap over seeds and queries) and the effect size.
+
+    Interval and p-value come from one two-level bootstrap (training seeds, then queries, the
+    same query resamples for both sides), so they agree.
 
     A and B are method names or row labels as `hashbench table --names cli` prints them; each
-    must match one setting (budget, protocol, parameters). Per-query values are averaged over
-    the seeds both ran. Below MIN_QUERIES (10) queries, interval, p-value and effect size are
-    n/a.
+    must match one setting (budget, protocol, parameters). Each side is averaged over all its
+    seeds; with one seed on a side, training-seed variation is not covered (query-level). Below
+    MIN_QUERIES (10) queries, interval, p-value and effect size are n/a.
 
     \b
     Example:
@@ -194,7 +202,7 @@ def compare(
     too_few = [t for t, c in found.items() if c.n_queries < MIN_QUERIES]
     why = (
         f"interval, p-value and effect size need at least {MIN_QUERIES} queries (fewer give "
-        "degenerate intervals and a sign-flip test that cannot reach small p-values)"
+        "degenerate intervals and a test that cannot reach small p-values)"
     )
     if as_json:
         click.echo(
@@ -245,7 +253,7 @@ def compare(
         escape(label_b),
         "A - B",
         f"{level:.0%} interval",
-        "p (queries)",
+        "p (seeds+queries)",
         "effect d_z",
         "A wins / losses",
         "queries",
@@ -253,10 +261,11 @@ def compare(
         "p (seeds t-test)",
         title=escape(f"{metric}: {label_a} vs {label_b}, {dataset}, {bits} bits"),
         caption=escape(
-            f"p (queries): {TESTS['queries']} ({resamples:,} resamples, seed {seed}); "
-            f"interval: {options.describe_ci()}; d_z: mean per-query difference / its standard "
-            "deviation; p (seeds t-test): needs 2 or more shared seeds."
-            + (f" n/a: {why}." if too_few else "")
+            f"p (seeds+queries): {TESTS['queries']} ({resamples:,} resamples, seed {seed}; "
+            "± its Monte-Carlo standard error); interval: A - B -/+ t quantile x the same "
+            f"bootstrap standard error, so it excludes 0 exactly when p < {1 - level:.2g}; "
+            "d_z: mean per-query difference / its standard deviation; "
+            "p (seeds t-test): needs 2 or more shared seeds."
         ),
     )
     for task, c in found.items():
@@ -267,7 +276,7 @@ def compare(
             f"{c.mean_b:.4f}",
             f"{c.difference:+.4f}",
             interval,
-            _fmt_p(c.pvalue, resamples if 2**c.n_queries > resamples else None),
+            _fmt_p(c.pvalue) + ("" if c.mc_se is None else f" ±{c.mc_se:.1g}"),
             _fmt(c.effect_size, "+.3f"),
             f"{c.wins} / {c.losses}",
             str(c.n_queries),
@@ -275,6 +284,25 @@ def compare(
             _fmt_p(c.seeds_pvalue),
         )
     stdout.print(out)
+    for note in ([f"n/a: {why}."] if too_few else []) + _caveats(found, level):
+        stdout.print(escape(note), highlight=False)
+
+
+def _caveats(found: dict[str, Comparison], level: float) -> list[str]:
+    """What the reader must know about the numbers: query-level sides, disagreements."""
+    out = []
+    if any(c.query_level for c in found.values()):
+        out.append(
+            "query-level: a side has one training seed, so training-seed variation is not "
+            "covered (store --seeds 0,1,2 or more)."
+        )
+    odd = [t for t, c in found.items() if c.pvalue is not None and not c.agree]
+    if odd:
+        out.append(
+            f"{', '.join(odd)}: the interval and p disagree about {1 - level:.2g} only by "
+            "floating-point rounding (p equals the level to the shown digits)."
+        )
+    return out
 
 
 def variant_labels_of(records: list, app: App) -> dict[str, str]:

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 @click.option("--ci", is_flag=True, help="Show each cell's bootstrap interval over queries.")
 @click.option("--alpha", default=0.05, show_default=True, type=ALPHA, help="Significance level.")
 @click.option(
-    "--resamples", default=None, type=RESAMPLES, help="Bootstrap / randomization resamples."
+    "--resamples", default=None, type=RESAMPLES, help="Bootstrap resamples."
 )
 @click.option(
     "--curve-bits",

@@ -245,6 +245,7 @@ def status(
     from hashbench.cli.status_view import claim_lines, integrity_lines
     from hashbench.runner.grid import grid_status
     from hashbench.store import default_store_path
+    from hashbench.tuning.cost import duration, trial_counts
     from hashbench.tuning.report import study_summaries
 
     path = existing_store_path(store)
@@ -293,13 +294,14 @@ def status(
     if studies:
         click.echo("\ntuning studies (`hashbench tune --show STUDY`):")
         rows = [
-            (s.study, s.method, s.dataset, s.bits, s.seed, s.budget, s.trials,
+            (s.study, s.method, s.dataset, s.bits, s.seed, s.budget, trial_counts(s.states),
+             duration(s.trial_seconds), duration(s.refit_seconds), s.database,
              "-" if s.best is None else f"{s.best:.4f}",
              ", ".join(f"{r.tuning['trials']} trials" for r in s.tuned) or "-")
             for s in studies
         ]  # fmt: skip
-        headers = ["study", "method", "dataset", "bits", "seed", "budget", "trials", "best val",
-                   "tuned runs"]  # fmt: skip
+        headers = ["study", "method", "dataset", "bits", "seed", "budget", "trials",
+                   "trial time", "refit", "val database", "best val", "tuned runs"]  # fmt: skip
         click.echo(tabulate(rows, headers=headers))
     for record in failures:
         last = record.error.strip().splitlines()[-1] if record.error.strip() else "?"

@@ -74,14 +74,16 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
     is_flag=False,
     flag_value="queries",
     default=None,
-    help="Marks follow a test, Holm-corrected per column: methods not separable from the best "
-    "share its mark. queries (the default): paired randomization test over queries; seeds: "
-    "paired t-test over seeds.",
+    help="Marks follow a test: all pairs of a column (defaults with defaults, tuned with tuned) "
+    "Holm-adjusted together, shown as letters; rows not separated share a letter and its mark. "
+    "queries (the default): two-level bootstrap over training seeds and queries; seeds: "
+    "paired t-test over seeds (a column where a row has under 2 seeds is not marked).",
 )
 @click.option(
     "--ci",
     is_flag=True,
-    help="Show each cell's 95%% bootstrap interval over queries (mean ±h) instead of the std.",
+    help="Show each cell's 95%% two-level bootstrap interval over training seeds and queries "
+    "(mean ±h) instead of the std (one-seed cells: queries only).",
 )
 @click.option(
     "--alpha", default=0.05, show_default=True, type=ALPHA, help="Significance level."
@@ -91,7 +93,7 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
     default=DEFAULT_RESAMPLES,
     show_default=True,
     type=RESAMPLES,
-    help="Bootstrap / randomization resamples (seeded: the same table every time).",
+    help="Bootstrap resamples (seeded: the same table every time).",
 )
 @click.option(
     "--tie-range",
@@ -244,9 +246,9 @@ def table(
     )
     if significance == "seeds" and all(c.n < 2 for c in comparison.cells.values() if c.n):
         stderr.print(
-            "--significance seeds: every cell has fewer than 2 seeds, so the t-test separates "
-            "nothing and all methods share the best mark; the query-level test "
-            "(--significance) works with one seed"
+            "--significance seeds: every cell has fewer than 2 seeds, so the t-test can test "
+            "nothing and no row is marked; the bootstrap test (--significance) works with one "
+            "seed (query-level)"
         )
     _warn_degenerate(comparison, records, metric)
     if fmt == "latex":

@@ -20,6 +20,7 @@ from hashbench.cli.options import (
     VAL_FRACTION,
     VAL_QUERIES,
     WORKERS,
+    Bounded,
     build_grid,
     existing_store_path,
     open_store,
@@ -29,13 +30,19 @@ from hashbench.cli.options import (
     sweep_file_option,
 )
 from hashbench.cli.run import run_timeout_option
-from hashbench.data.validation import DEFAULT_FRACTION, DEFAULT_MAX_QUERIES, primary_score
+from hashbench.data.validation import (
+    DATABASES,
+    DEFAULT_FRACTION,
+    DEFAULT_MAX_QUERIES,
+    primary_score,
+)
 from hashbench.errors import InputError
 from hashbench.executors import ExecutorSettings
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.time_limit import check_run_timeout
 from hashbench.seeding import resolve_device
 from hashbench.store import RunRecord
+from hashbench.tuning.cost import duration, seconds, trial_counts
 from hashbench.tuning.report import show_study
 from hashbench.tuning.session import TuneObserver, tune_grid
 from hashbench.tuning.settings import DEFAULT_BATCH, DEFAULT_TRIALS, PRUNERS, TuneSettings
@@ -140,6 +147,24 @@ def _short(value: object) -> str:
     help="At most this many validation queries.",
 )
 @click.option(
+    "--val-database",
+    type=click.Choice(DATABASES),
+    default="fit",
+    show_default=True,
+    help="fit: the validation database is the fit set; mirror: the fit set is the same share "
+    "of the validation database as the training items are of the test retrieval set, which "
+    "shrinks it (to 4% of the training pairs on MS COCO; docs/tuning.md).",
+)
+@click.option(
+    "--time-budget",
+    "time_budget",
+    type=Bounded(0.001, 1e8, why="seconds of trial run time per study"),
+    default=None,
+    metavar="SECONDS",
+    help="Per study: start no new batch of trials once the trials' stored run times add up to "
+    "this (--trials stays the cap; trial 0 always runs). Default: equal trials, no budget.",
+)
+@click.option(
     "--param",
     "-p",
     "params",
@@ -175,6 +200,8 @@ def tune(
     pruner: str,
     val_fraction: float,
     val_max_queries: int,
+    val_database: str,
+    time_budget: float | None,
     params: tuple[str, ...],
     scale: float,
     store: Path | None,
@@ -197,7 +224,9 @@ def tune(
     Example:
       hashbench tune --methods cca-itq,spikehash --dataset synth-mscoco --bits 32 \\
           --budget quick --trials 20
-      hashbench tune --show s3f2a9c    # a study's trials and parameter importances
+      hashbench tune --methods cca-itq,ucmfh --dataset synth-mscoco --bits 32 \\
+          --budget quick --trials 50 --time-budget 1800   # equal trial time instead
+      hashbench tune --show s3f2a9c    # a study's trials, cost and parameter importances
     """
     if show is not None:
         _show(store, show)
@@ -205,7 +234,15 @@ def tune(
     method_names, dataset_names = split(methods or ""), split(datasets or "")
     if not method_names or not dataset_names:
         raise InputError("--methods and --dataset each need at least one name")
-    settings = TuneSettings(trials, batch, pruner, val_fraction, val_max_queries)
+    settings = TuneSettings(
+        trials,
+        batch,
+        pruner,
+        val_fraction,
+        val_max_queries,
+        val_database=val_database,
+        time_budget_s=time_budget,
+    )
     grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale)
     registry, grid = prepare_grid(app, grid, device, data_options)
     options = RunOptions(
@@ -265,7 +302,9 @@ def _summary(studies: list[Study], records: list[RunRecord]) -> None:
                 s.bits,
                 s.seed,
                 study.id,
-                f"{len(study.completed)}/{len(study.trials)}",
+                _trials_text(study),
+                duration(study.trial_seconds),
+                duration(seconds(test["tuned"])) if "tuned" in test else "-",
                 _num(start),
                 _num(best.value if best else None),
                 best.number if best else "-",
@@ -275,11 +314,24 @@ def _summary(studies: list[Study], records: list[RunRecord]) -> None:
         )
     if rows:
         headers = [
-            "method", "dataset", "bits", "seed", "study", "complete", "val default",
-            "val best", "best trial", "test default", "test tuned",
+            "method", "dataset", "bits", "seed", "study", "trials", "trial time", "refit",
+            "val default", "val best", "best trial", "test default", "test tuned",
         ]  # fmt: skip
         click.echo(tabulate(rows, headers=headers))
-        click.echo("val: validation score; test: mAP@50, mean of I2T and T2I (mAP@R unimodal)")
+        click.echo(
+            "val: validation score; test: mAP@50, mean of I2T and T2I (mAP@R unimodal); trial "
+            "time: the trials' summed run times; refit: the tuned test run's"
+        )
+
+
+def _trials_text(study: Study) -> str:
+    """'8 trials (2 pruned)', and with a time budget what stopped the study."""
+    text = trial_counts({s: study.count(s) for s in ("complete", "pruned", "failed")})
+    budget = study.settings.time_budget_s
+    if budget is not None:
+        why = "budget spent" if study.budget_spent else f"cap {study.settings.trials}"
+        text += f", {duration(budget)} budget: {why}"
+    return text
 
 
 def _test(record: RunRecord | None) -> float | None:
@@ -315,11 +367,22 @@ def _show(store: Path | None, study_id: str) -> None:
         for number, state, value, params, run_id in view.trials
     ]
     click.echo(tabulate(rows, headers=["trial", "state", "val score", *names, "run"]))
+    click.echo(
+        f"cost: {trial_counts(s.states)} stored, {duration(s.trial_seconds)} of trials "
+        "(summed run times, failed trials up to their failure)"
+    )
     for record in s.tuned:
         t = record.tuning
+        budget = t.get("time_budget_s")
+        allowed = (
+            f", a {duration(budget)} time budget allowed {t['trials']} of at most {t['trials_cap']}"
+            if budget is not None
+            else ""
+        )
         click.echo(
-            f"tuned run {record.run_id} ({t['trials']} trials): best trial {t['best_trial']}, "
-            f"validation {t['score']:.4f}; test {_num(_test(record))}"
+            f"tuned run {record.run_id} ({t['trials']} trials{allowed}): best trial "
+            f"{t['best_trial']}, validation {t['score']:.4f}; test {_num(_test(record))}; "
+            f"refit {duration(seconds(record))}"
         )
     if view.importances:
         click.echo("parameter importances (fANOVA):")

@@ -66,7 +66,9 @@ def draw_cd_diagram(
         f"{names.method(m)}{(marks or {}).get(m, '')} ({r:.2f})"
         for m, r in zip(ranking.methods, ranking.average_ranks, strict=True)
     ]
-    needed = (max(_text_width(s) for s in labels) + 0.2) / width
+    # the report's inline SVG sets labels in the browser's sans-serif, often wider than the
+    # font measured here: leave room for it
+    needed = (1.15 * max(_text_width(s) for s in labels) + 0.25) / width
     side = min(MAX_SIDE, max(0.14, needed))
     font = max(5.0, 7.0 * min(1.0, side / needed))  # long labels: smaller text, not a tiny axis
     x0, x1 = side, 1.0 - side

@@ -2,9 +2,10 @@
 
 Values are means over seeds (with the standard deviation when there are several seeds).
 In every column the best, second and third method of each task get a mark, as in the papers
-(equal values as displayed share a rank); with a significance test the marks follow the test
-(methods not separable from a mark's leader share its mark; `hashbench.stats.marks`), and with
-`ci` every cell gets a bootstrap interval over queries. Results of pair-fused
+(equal values as displayed share a rank), within one family per protocol and budget (parameter
+variants are not ranked); with a significance test the marks follow the test's compact letters
+(`hashbench.stats.marks`), and with `ci` every cell gets a two-level bootstrap interval over
+seeds and queries. Results of pair-fused
 methods carry a footnote: their query codes were computed with the query's paired item of the
 other modality.
 """
@@ -22,7 +23,7 @@ import numpy as np
 from hashbench.errors import InputError
 from hashbench.report.degenerate import degenerate_task
 from hashbench.report.reference import REAL_DATASETS, ReferenceValue
-from hashbench.report.significance import CellKey, seed_test_marks, table_statistics
+from hashbench.report.significance import CellKey, family_of, table_statistics, test_marks
 from hashbench.report.variants import variant_labels
 from hashbench.stats import DEFAULT_OPTIONS, MIN_QUERIES, StatsOptions
 from hashbench.store import RunRecord
@@ -56,7 +57,13 @@ class Cell:
     high: float | None = None  # ... and relevant-first value (means over seeds)
     ci_low: float | None = None  # bootstrap interval over queries of the mean
     ci_high: float | None = None
-    pvalue: float | None = None  # Holm-adjusted p against the leader of the mark's stage
+    pvalue: float | None = None  # Holm-adjusted p of the test against row p_vs
+    marks: tuple[int, ...] = ()  # every mark the row carries (one per letter among a, b, c)
+    letters: str | None = None  # compact letter display of the test (None: no test ran)
+    p_vs: str | None = None  # the row pvalue compares against (the best; the best: runner-up)
+    p_mc_se: float | None = None  # Monte-Carlo standard error of pvalue
+    near: bool = False  # a pair of this row lies within 3 MC standard errors of alpha
+    unmarked: str | None = None  # "variant" (non-default --param) / "untestable" (too few seeds)
     few_queries: int | None = None  # queries, when below MIN_QUERIES: interval / test n/a
     ci_na: bool = False  # an interval was asked for and is n/a (few_queries)
     degenerate: bool = False  # a run's codes are all identical in a split (see `degenerate`)
@@ -64,8 +71,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Significance:
-    """Marks follow a test: "queries" (paired randomization test over queries, the default) or
-    "seeds" (paired t-test over seeds), Holm-corrected within each column and task."""
+    """Marks follow a test: "queries" (two-level bootstrap over seeds and queries, the default)
+    or "seeds" (paired t-test over seeds), all pairs of a family Holm-adjusted, as letters."""
 
     alpha: float = 0.05
     test: str = "queries"
@@ -79,8 +86,12 @@ class Significance:
 
     def describe(self) -> str:
         return (
-            "Marks follow a test: methods not separable from a column's best share the best "
-            f"mark, likewise for the second and third; {self.options().describe_test()}."
+            "Marks follow a test; letters: rows sharing a letter are not separated by it "
+            "(compact letter display). Letter a (holding the best row) is the best mark, b the "
+            "second, c the third; a row carries the mark of each of its letters, so rows the "
+            "test cannot separate share a mark and rows it separates never do. Rows compete "
+            f"within their protocol and budget (defaults with defaults, tuned with tuned). "
+            f"{self.options().describe_test()}."
         )
 
 
@@ -133,6 +144,7 @@ class ComparisonTable:
             )
         if self.significance is not None:
             notes.append(self.significance.describe())
+        notes += self._mark_notes()
         few = sorted({c.few_queries for c in self.cells.values() if c.few_queries is not None})
         if few and (self.ci is not None or self.significance is not None):
             notes.append(
@@ -143,6 +155,35 @@ class ComparisonTable:
         if any(c.degenerate for c in self.cells.values()):
             notes.append(DEGENERATE_NOTE)
         return notes + list(self.extra_notes)
+
+
+    def _mark_notes(self) -> list[str]:
+        cells = self.cells.values()
+        out = []
+        single = any(c.n == 1 for c in cells) and (self.ci or self.significance)
+        if single and (self.significance is None or self.significance.test == "queries"):
+            out.append(
+                "query-level: rows with one training seed have intervals and marks over queries "
+                "only; training-seed variation is not covered (store --seeds 0,1,2 or more)."
+            )
+        if self.significance is None:
+            return out
+        if any(c.unmarked == "variant" for c in cells):
+            out.append(
+                "Rows with non-default --param values [...] are not marked: marks rank methods, "
+                "not settings of one method."
+            )
+        if any(c.unmarked == "untestable" for c in cells):
+            out.append(
+                "not marked: in some columns a row has fewer than 2 seeds shared with another "
+                "row of its family, which the t-test over seeds cannot test (CSV: unmarked)."
+            )
+        if any(c.near for c in cells):
+            out.append(
+                "≈ near the threshold: an adjusted p-value lies within 3 Monte-Carlo standard "
+                "errors of alpha; another --seed or more --resamples may change this mark."
+            )
+        return out
 
 
 def build_table(
@@ -269,21 +310,26 @@ def _unmark_lonely(cells: dict) -> None:
         groups[(row[0], column)].append((row, column))
     for keys in groups.values():
         if len(keys) == 1:
-            cells[keys[0]] = dataclasses.replace(cells[keys[0]], rank=None, pvalue=None)
+            cells[keys[0]] = dataclasses.replace(cells[keys[0]], rank=None, marks=(), pvalue=None)
 
 
 def _assign_marks(cells: dict, digits: int) -> None:
-    """Rank methods within each (task, column): dense ranks of the displayed means."""
+    """Dense ranks of the displayed means within each (task, column, protocol/budget family);
+    parameter variants are not ranked (`significance.family_of`)."""
     groups: dict[tuple, list[tuple]] = defaultdict(list)
     for row, column in cells:
-        groups[(row[0], column)].append((row, column))
+        family = family_of(row[1])
+        if family is not None:
+            groups[(row[0], column, family)].append((row, column))
     for keys in groups.values():
+        if len(keys) < 2:  # a family of one row ranks nothing
+            continue
         shown = {key: round(cells[key].mean, digits) for key in keys}
         levels = sorted(set(shown.values()), reverse=True)
         for key in keys:
             rank = levels.index(shown[key]) + 1
             if rank <= len(MARK_NAMES):
-                cells[key] = dataclasses.replace(cells[key], rank=rank)
+                cells[key] = dataclasses.replace(cells[key], rank=rank, marks=(rank,))
 
 
 def _needs(per_query: Mapping | None, cells: dict, what: str, some: bool = False) -> dict:
@@ -307,47 +353,11 @@ def _test_marks(
     per_query: Mapping | None,
     stats: StatsOptions,
 ) -> None:
-    """Marks that follow the test, ordered by the displayed means (see hashbench.stats.marks)."""
+    """Marks that follow the test, ordered by the displayed means (`significance.test_marks`)."""
+    if significance.test == "queries" and per_query is None:
+        raise InputError("--significance queries needs the per-query values of the runs")
     shown = {key: round(cell.mean, digits) for key, cell in cells.items()}
-    few: set[tuple] = set()
-    if significance.test == "queries":
-        needed = _needs(per_query, cells, "--significance queries", some=True)
-        counts = _n_queries(needed)
-        few = {(row[0], column) for (row, column), n in counts.items() if n < MIN_QUERIES}
-        for row, column in cells.keys() - needed.keys():  # codes missing: no test, no marks
-            few.add((row[0], column))
-            cells[(row, column)] = dataclasses.replace(cells[(row, column)], rank=None)
-        for (row, column), n in counts.items():
-            if (row[0], column) in few:  # the whole column: a test on too few queries
-                cells[(row, column)] = dataclasses.replace(
-                    cells[(row, column)],
-                    rank=None,
-                    pvalue=None,
-                    few_queries=n if n < MIN_QUERIES else cells[(row, column)].few_queries,
-                )
-        cells_tested = {k: v for k, v in cells.items() if (k[0][0], k[1]) not in few}
-    else:
-        cells_tested = cells
-    if not cells_tested:
-        return
-    if significance.test == "seeds":
-        by_seed = {key: dict(cell.by_seed) for key, cell in cells_tested.items()}
-        marks = seed_test_marks(by_seed, significance.alpha, shown)
-    else:
-        found = table_statistics(
-            {key: per_query[key] for key in cells_tested},
-            significance.options(stats),
-            intervals=False,
-            scores={key: shown[key] for key in cells_tested},
-        )
-        marks = found.marks
-    for (row, column), cell in cells_tested.items():
-        column_marks = marks[(row[0], column)]
-        cells[(row, column)] = dataclasses.replace(
-            cell,
-            rank=column_marks.ranks.get(row[1]),
-            pvalue=column_marks.pvalues.get(row[1]),
-        )
+    test_marks(cells, shown, significance.test, significance.options(stats), per_query)
 
 
 def _n_queries(per_query: Mapping) -> dict:

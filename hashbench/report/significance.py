@@ -14,6 +14,7 @@ Cell keys are the table's: ((task, method label), (dataset, bits)); a column for
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,11 +23,13 @@ import numpy as np
 
 from hashbench.stats import (
     DEFAULT_OPTIONS,
+    MIN_QUERIES,
     CellInterval,
     ColumnMarks,
     StatsOptions,
     cell_intervals,
     seed_marks,
+    table_draws,
     table_marks,
 )
 from hashbench.store import ResultStore, RunRecord
@@ -116,9 +119,10 @@ def table_statistics(
         columns[(row[0], column)][row[1]] = by_seed
         if scores is not None and (row, column) in scores:
             order[(row[0], column)][row[1]] = scores[(row, column)]
+    draws = table_draws(per_query, options) if intervals else None
     return TableStatistics(
         options=options,
-        intervals=cell_intervals(per_query, options) if intervals else {},
+        intervals=cell_intervals(per_query, options, draws) if intervals else {},
         marks=table_marks(columns, options, dict(order) if scores is not None else None)
         if marks
         else {},
@@ -126,17 +130,77 @@ def table_statistics(
     )
 
 
-def seed_test_marks(
-    by_seed: Mapping[CellKey, Mapping[int, float]],
-    alpha: float = 0.05,
-    scores: Mapping[CellKey, float] | None = None,
-) -> dict[tuple[str, Column], ColumnMarks]:
-    """Marks from the paired t-test over seeds on the stored cell values (no per-query values
-    needed): the same stages and Holm families as the query-level test."""
-    columns: dict = defaultdict(dict)
-    order: dict = defaultdict(dict)
-    for (row, column), values in by_seed.items():
-        columns[(row[0], column)][row[1]] = values
-        if scores is not None:
-            order[(row[0], column)][row[1]] = scores[(row, column)]
-    return seed_marks(columns, alpha, dict(order) if scores is not None else None)
+def family_of(label: str) -> str | None:
+    """The family a row's marks compete in: its "(budget, protocol)" tag ("" for the plain
+    method); None for a row with non-default --param values (`variants`: "name [k=v]"), which
+    is a setting of a method, not a method, and is not ranked."""
+    if " [" in label:
+        return None
+    return label[label.index(" (") :] if " (" in label else ""
+
+
+def test_marks(
+    cells: dict,
+    shown: Mapping[CellKey, float],
+    test: str,
+    options: StatsOptions,
+    per_query: Mapping[CellKey, Mapping[int, np.ndarray]] | None,
+) -> None:
+    """Set the test's marks on `cells` (CellKey -> report Cell), in place.
+
+    One family per (task, dataset, bits, protocol/budget tag); parameter variants and families
+    of one row stay unmarked. test "queries": the two-level bootstrap over per_query (a column
+    with fewer than MIN_QUERIES queries, or with a cell whose codes are missing, is not
+    marked); "seeds": the t-test over the cells' stored per-seed values.
+    """
+    families: dict[tuple, dict[str, CellKey]] = defaultdict(dict)
+    for key in cells:
+        (task, label), column = key
+        family = family_of(label)
+        cells[key] = dataclasses.replace(cells[key], rank=None, marks=(), pvalue=None)
+        if family is None:
+            cells[key] = dataclasses.replace(cells[key], unmarked="variant")
+        else:
+            families[(task, column, family)][label] = key
+    skip: set[tuple] = set()
+    if test == "queries":
+        for (task, column, family), members in families.items():
+            for key in members.values():
+                values = (per_query or {}).get(key)
+                n = len(next(iter(values.values()))) if values else None
+                if n is None or n < MIN_QUERIES:
+                    skip.add((task, column, family))
+                if n is not None and n < MIN_QUERIES:
+                    cells[key] = dataclasses.replace(cells[key], few_queries=n)
+    tested = {
+        f: members for f, members in families.items() if f not in skip and len(members) > 1
+    }
+    if not tested:
+        return
+    order = {f: {label: shown[key] for label, key in m.items()} for f, m in tested.items()}
+    if test == "seeds":
+        by_seed = {
+            f: {label: dict(cells[key].by_seed) for label, key in m.items()}
+            for f, m in tested.items()
+        }
+        marks = seed_marks(by_seed, options.alpha, order)
+    else:
+        values = {f: {label: per_query[key] for label, key in m.items()} for f, m in tested.items()}
+        marks = table_marks(values, options, order)
+    for f, members in tested.items():
+        found = marks[f]
+        for label, key in members.items():
+            if found.untestable:
+                cells[key] = dataclasses.replace(cells[key], unmarked="untestable")
+                continue
+            versus, p, se = found.versus(label)
+            cells[key] = dataclasses.replace(
+                cells[key],
+                rank=found.ranks.get(label),
+                marks=found.marks.get(label, ()),
+                letters=found.letters.get(label),
+                pvalue=p,
+                p_vs=versus,
+                p_mc_se=se,
+                near=found.near_threshold(label),
+            )

@@ -30,6 +30,7 @@ class CellView:
     title: str  # tooltip: seeds, spread, interval, p-value
     dataset: str
     bits: int
+    marks: tuple[int, ...] = ()  # every mark (one per letter a, b, c of the test's letters)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ class Missing:
             self.lines.append(line)
 
 
+def _marks(cell: Cell | None) -> tuple[int, ...]:
+    if cell is None or not cell.rank:
+        return ()
+    return cell.marks or (cell.rank,)
+
+
 def _cell_title(cell: Cell, metric: str) -> str:
     if cell.n == 0:
         return f"reported {metric} (published, not run by hashbench)"
@@ -93,19 +100,29 @@ def _cell_title(cell: Cell, metric: str) -> str:
     if cell.std is not None:
         parts.append(f"std over seeds {cell.std:.6f}")
     if cell.ci_low is not None and cell.ci_high is not None:
-        parts.append(f"interval over queries [{cell.ci_low:.4f}, {cell.ci_high:.4f}]")
+        parts.append(f"interval over seeds and queries [{cell.ci_low:.4f}, {cell.ci_high:.4f}]")
     if cell.few_queries is not None:
         parts.append(f"interval and test n/a: {cell.few_queries} queries (too few)")
     if cell.degenerate:
         parts.append("all codes identical in a run: the value says nothing")
     if cell.low is not None and cell.high is not None:
         parts.append(f"tie range [{cell.low:.4f}, {cell.high:.4f}]")
+    if cell.letters:
+        parts.append(f"letters {cell.letters} (rows sharing a letter are not separated)")
     if cell.pvalue is not None:
-        parts.append(f"Holm-adjusted p {cell.pvalue:.3g}")
+        versus = f" vs {cell.p_vs}" if cell.p_vs else ""
+        se = f" (Monte-Carlo s.e. {cell.p_mc_se:.2g})" if cell.p_mc_se else ""
+        parts.append(f"Holm-adjusted p{versus} {cell.pvalue:.3g}{se}")
+    if cell.near:
+        parts.append("near the threshold: another resampling seed may change the mark")
+    if cell.unmarked == "variant":
+        parts.append("not marked: a parameter variant (marks rank methods)")
+    elif cell.unmarked == "untestable":
+        parts.append("not marked: too few seeds for the t-test over seeds")
     if cell.by_seed:
         parts.append("seeds " + ", ".join(f"{s}: {v:.4f}" for s, v in cell.by_seed))
-    if cell.rank:
-        parts.append(MARK_NAMES[cell.rank - 1])
+    for mark in _marks(cell):
+        parts.append(MARK_NAMES[mark - 1])
     return "; ".join(parts)
 
 
@@ -137,6 +154,7 @@ def task_tables(
                         text=format_cell(cell) if cell is not None else "–",
                         sort=None if cell is None else cell.mean,
                         rank=None if cell is None else cell.rank,
+                        marks=_marks(cell),
                         title="" if cell is None else _cell_title(cell, table.metric),
                         dataset=column[0],
                         bits=column[1],

@@ -149,11 +149,23 @@ def environments(records: Iterable[RunRecord]) -> tuple[list[Environment], dict[
 
 
 def _tuning_facts(tuning: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    from hashbench.tuning.cost import duration, trial_counts
+
     facts = []
     for name in ("study", "trials", "score", "default_score", "best_trial"):
         if name in tuning:
             value = tuning[name]
             facts.append((name, f"{value:.4f}" if isinstance(value, float) else str(value)))
+    if "trials_complete" in tuning:  # what tuning cost (the refit's time is the run's own)
+        states = {s: tuning.get(f"trials_{s}", 0) for s in ("complete", "pruned", "failed")}
+        spent = tuning.get("trial_seconds")
+        time_text = "not recorded" if spent is None else duration(spent)
+        facts.append(("tuning cost", f"{trial_counts(states)}, {time_text} of trials"))
+    if "time_budget_s" in tuning:
+        facts.append(
+            ("time budget", f"{duration(tuning['time_budget_s'])} per study, at most "
+             f"{tuning.get('trials_cap', '?')} trials")
+        )  # fmt: skip
     best = tuning.get("best_params")
     if isinstance(best, dict):
         facts.append(("best_params", ", ".join(f"{k}={param_text(v)}" for k, v in best.items())))

@@ -30,12 +30,19 @@ def format_cell(
     dash: str = "–",
     ci_format: str = " ±%s",
     zero: str = DEGENERATE_MARK,
+    letters: str = "^%s",
+    near: str = "≈",
 ) -> str:
-    """mean[⁰] [± std over seeds | ± bootstrap half-width (ci_format) | ± n/a] [tie range];
-    `zero` marks a cell with a run whose codes are all identical."""
+    """mean[⁰][^letters][≈] [± std over seeds | ± bootstrap half-width (ci_format) | ± n/a]
+    [tie range]; `zero` marks a cell with a run whose codes are all identical, `letters` the
+    test's compact letters, `near` a mark near the test's threshold."""
     if cell is None:
         return "-"
     text = f"{cell.mean:.{digits}f}" + (zero if cell.degenerate else "")
+    if cell.letters:
+        text += letters % cell.letters
+    if cell.near:
+        text += near
     if cell.ci_low is not None and cell.ci_high is not None:  # shown instead of the std
         half = max(cell.ci_high - cell.mean, cell.mean - cell.ci_low)
         text += ci_format % f"{half:.{digits}f}"
@@ -46,6 +53,13 @@ def format_cell(
     if cell.low is not None and cell.high is not None:
         text += f" [{cell.low:.{digits}f}{dash}{cell.high:.{digits}f}]"
     return text
+
+
+def _marks_of(cell: Cell | None) -> tuple[int, ...]:
+    """Every mark of a cell, innermost first (a row of letters "ab" is best and second)."""
+    if cell is None or not cell.rank:
+        return ()
+    return tuple(reversed(cell.marks or (cell.rank,)))
 
 
 def _marked(table: ComparisonTable, method: str, names: Names, pair: str, sup: str) -> str:
@@ -67,8 +81,8 @@ def to_markdown(table: ComparisonTable, names: Names | None = None) -> str:
         for column in table.columns:
             cell = table.value((task, method), column)
             text = format_cell(cell)
-            if cell is not None and cell.rank:
-                text = MARKDOWN_MARKS[cell.rank - 1] % text
+            for mark in _marks_of(cell):
+                text = MARKDOWN_MARKS[mark - 1] % text
             cells.append(text)
         label = md(names.method(method))
         label += ("\\*" if method in table.pair_fused else "") + (
@@ -89,7 +103,9 @@ def _ci_end(cell: Cell, value: float | None) -> str:
 def to_csv(table: ComparisonTable) -> str:
     """One line per (task, method, dataset, bits) with mean, std, seeds, rank, tie range, the
     bootstrap interval (with --ci; "n/a" below MIN_QUERIES queries), the Holm-adjusted p-value
-    of the mark's test and whether a run of the cell had all-identical codes (1)."""
+    of the mark's test, whether a run of the cell had all-identical codes (1), and with a test:
+    the row's letters, every mark it carries, the row its p-value compares against, the
+    p-value's Monte-Carlo standard error, near the threshold (1), why it is unmarked."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -110,6 +126,12 @@ def to_csv(table: ComparisonTable) -> str:
             "ci_high",
             "p_adjusted",
             "all_codes_identical",
+            "letters",
+            "marks",
+            "p_versus",
+            "p_mc_se",
+            "near_threshold",
+            "unmarked",
         ]
     )
     for task, method in table.rows:
@@ -135,6 +157,12 @@ def to_csv(table: ComparisonTable) -> str:
                     _ci_end(cell, cell.ci_high),
                     "" if cell.pvalue is None else repr(cell.pvalue),
                     int(cell.degenerate),
+                    cell.letters or "",
+                    ";".join(map(str, cell.marks)),
+                    cell.p_vs or "",
+                    "" if cell.p_mc_se is None else repr(cell.p_mc_se),
+                    int(cell.near),
+                    cell.unmarked or "",
                 ]
             )
     return buffer.getvalue()
@@ -201,9 +229,11 @@ def to_latex(
                 dash="--",
                 ci_format=r" {\scriptsize $\pm$%s}",
                 zero=r"$^{0}$",
+                letters=r"$^{%s}$",
+                near=r"$^{\approx}$",
             )
-            if cell is not None and cell.rank:
-                text = LATEX_MARK_STYLES[marks[cell.rank - 1]] % text
+            for mark in _marks_of(cell):
+                text = LATEX_MARK_STYLES[marks[mark - 1]] % text
             cells.append(text)
         label = latex_escape(names.method(method))
         label += "$^{*}$" if method in table.pair_fused else ""
@@ -215,7 +245,8 @@ def to_latex(
     legend = (
         f"Values: {names.metric(table.metric)}, mean over seeds. Best per column and task "
         f"{words[0]}, second {words[1]}, third {words[2]}; a column with one method is not "
-        "ranked."
+        "ranked." + (" A row with several letters carries each letter's mark." if
+        table.significance else "")
     )
     notes = [latex_escape(legend), *(latex_note(note) for note in table.notes())]
     out += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]

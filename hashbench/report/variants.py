@@ -10,7 +10,9 @@ one setting is one row across every dataset and code length of a table (and of t
 the plots and `hashbench compare`, which use the same labels).
 
 - Budget and protocol are named whenever the records hold more than one of them (a tuned run is
-  always named "tuned"; its parameters differ by design and are not listed).
+  always named "tuned"; its parameters differ by design and are not listed, but where a
+  method's tuned runs differ in how they were tuned, the trials or time budget, validation
+  database or split, pruner or batch, that is named: `cca-itq (tuned, 8 trials)`).
 - Parameters: with the method's own defaults known (`registry_reference`: its defaults for the
   dataset's protocol and the run's budget, completed for the code length), every value that
   differs from its default is named, and a run at the defaults is the bare method name. A
@@ -96,6 +98,40 @@ def _compared_keys(records: list[RunRecord], reference: Reference | None) -> dic
     return out
 
 
+def _tuning_setting(record: RunRecord) -> dict[str, str]:
+    """What sets a tuned run's tuning apart from another's in the same cell and seed, as tags:
+    the trials (or the time budget that decided them), the validation database and split, the
+    pruner and the batch."""
+    tuning = record.tuning or {}
+    val = tuning.get("validation", {})
+    budget = tuning.get("time_budget_s")
+    pruner = (tuning.get("pruner") or {}).get("name", "median")
+    return {
+        "trials": f"{budget:g} s budget" if budget else f"{tuning.get('trials', '?')} trials",
+        "database": f"val database {val.get('database_rule', 'fit')}",
+        "split": f"val {val.get('fraction', '?')} x {val.get('max_queries', '?')}",
+        "pruner": f"pruner {pruner}",
+        "batch": f"batch {tuning.get('batch', '?')}",
+    }
+
+
+def _tuning_tags(records: list[RunRecord]) -> dict[str, list[str]]:
+    """Per tuned run: the tags of `_tuning_setting` in which its method's tuned runs differ
+    anywhere in the table (so two tuned settings of one cell are two rows)."""
+    settings = {r.run_id: _tuning_setting(r) for r in records if r.protocol == "tuned"}
+    by_method: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in records:
+        if r.run_id in settings:
+            by_method[r.method].append(settings[r.run_id])
+    out = {}
+    for r in records:
+        if r.run_id in settings:
+            seen = by_method[r.method]
+            differ = [k for k in settings[r.run_id] if len({s[k] for s in seen}) > 1]
+            out[r.run_id] = [settings[r.run_id][k] for k in differ]
+    return out
+
+
 def run_label(
     record: RunRecord,
     ref: Mapping[str, Any] | None,
@@ -103,6 +139,7 @@ def run_label(
     *,
     budget: bool,
     protocol: bool,
+    tuning_tags: list[str] | None = None,
 ) -> str:
     """One run's row label (see the module docstring)."""
     tags = []
@@ -110,6 +147,8 @@ def run_label(
         tags.append(record.budget)
     if protocol or record.protocol != "default":
         tags.append(record.protocol)
+    if record.protocol == "tuned":
+        tags.extend(tuning_tags or [])
     label = f"{record.method} ({', '.join(tags)})" if tags else record.method
     if record.protocol == "tuned":
         return label
@@ -134,6 +173,7 @@ def variant_labels(
     several_budgets = len({r.budget for r in records}) > 1
     several_protocols = len({r.protocol for r in records}) > 1
     compared = _compared_keys(records, reference)
+    tuning_tags = _tuning_tags(records)
     return {
         r.run_id: run_label(
             r,
@@ -141,6 +181,7 @@ def variant_labels(
             compared.get(r.method, set()),
             budget=several_budgets,
             protocol=several_protocols,
+            tuning_tags=tuning_tags.get(r.run_id),
         )
         for r in records
     }

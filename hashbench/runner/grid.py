@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +223,7 @@ def run_plans(
     outcome = GridOutcome()
     by_id = {plan.run_id: plan for plan in plans}
     owner = ClaimOwner.current()
+    started: dict[str, float] = {}  # when each run was handed to the executor
 
     def skip(plan: PlannedRun) -> None:
         record = store.get(plan.run_id)
@@ -248,6 +250,7 @@ def run_plans(
                     continue
                 lease.add(plan.run_id)
                 observer.run_started(plan)
+                started[plan.run_id] = time.perf_counter()
                 yield RunTask.from_plan(
                     plan,
                     loaded[plan.spec.dataset],
@@ -274,7 +277,11 @@ def run_plans(
                         outcome.records.append(result.record)
                         observer.run_finished(plan, result.record, skipped=False)
                         continue
-                    store.save_failure(failed_record(plan, loaded[plan.spec.dataset]), result.error)
+                    failed = failed_record(plan, loaded[plan.spec.dataset])
+                    # the time until it failed, from when it was handed over (a failed tuning
+                    # trial counts toward its study's cost and --time-budget)
+                    failed.timings = {"total_s": time.perf_counter() - started[plan.run_id]}
+                    store.save_failure(failed, result.error)
                     outcome.failed.append((plan, result.message))
                     observer.run_failed(plan, result.message)
                     if stop_on_failure:

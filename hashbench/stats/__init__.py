@@ -1,19 +1,19 @@
-"""Statistics of benchmark tables over queries: intervals, paired tests, corrected marks.
+"""Statistics of benchmark tables over training seeds and queries: intervals, tests, marks.
 
-A table cell is a mean over queries, so its uncertainty comes from the sample of queries (the
-information-retrieval practice: Smucker, Allan and Carterette, CIKM 2007). From the per-query
-values every run stores (`perquery.<task>.<metric>` in its codes.npz):
+A table cell is a mean over queries of a setting trained with some seeds, so its uncertainty
+comes from the sample of queries (Smucker, Allan and Carterette, CIKM 2007) and from training
+randomness. From the per-query values every run stores (`perquery.<task>.<metric>`):
 
-- `cell_intervals` / `bootstrap_ci`: bootstrap confidence intervals of the mean over queries
-  (BCa by default), several seeds averaged per query (`cells`).
-- `batch_pvalues` / `randomization_test`: the paired randomization (sign-flip) test over
-  queries; `seeds_ttest`: the paired t-test over seeds (test name "seeds").
-- `holm`: Holm's step-down correction.
-- `table_marks` / `column_marks` / `seed_marks`: best / second / third marks that follow the
-  test (methods not separable from a mark's leader share the mark; see `marks`).
-- `compare_methods`: two methods on one cell: difference, interval, p-value, effect size.
+- `table_draws` / `twolevel`: the two-level bootstrap (seeds, then queries; the same query
+  resamples for every method of a column), vectorised over a whole table.
+- `cell_intervals`: intervals of the cells from those draws (BCa by default, or percentile).
+- `compare_methods`: two settings on one cell: difference, interval and p-value from the same
+  resamples, effect size, the t-test over shared seeds.
+- `table_marks` / `column_marks` / `seed_marks`: all pairs of a family Holm-adjusted together,
+  a compact letter display and the marks it implies (`marks`, `letters`).
+- `holm`, `seeds_ttest`, `bootstrap_ci`, `randomization_test`: the building blocks.
 
-Everything is seeded (default seed 0) and vectorised over the cells of a whole table.
+Everything is seeded (default seed 0).
 """
 
 from hashbench.stats.cells import (
@@ -24,18 +24,19 @@ from hashbench.stats.cells import (
     Comparison,
     PerQuery,
     StatsOptions,
-    batch_pvalues,
     cell_intervals,
     compare_methods,
-    paired_difference,
     seed_average,
+    seed_matrix,
+    table_draws,
 )
+from hashbench.stats.letters import compact_letters, letter_marks
 from hashbench.stats.marks import (
     N_MARKS,
     ColumnMarks,
     column_marks,
+    family_marks,
     seed_marks,
-    stagewise_marks,
     table_marks,
 )
 from hashbench.stats.multiple import holm, seeds_ttest
@@ -63,18 +64,20 @@ __all__ = [
     "Intervals",
     "PerQuery",
     "StatsOptions",
-    "batch_pvalues",
     "bootstrap_ci",
     "bootstrap_means",
     "cell_intervals",
     "column_marks",
     "compare_methods",
     "holm",
-    "paired_difference",
     "randomization_test",
     "seed_average",
     "seed_marks",
     "seeds_ttest",
-    "stagewise_marks",
+    "seed_matrix",
+    "table_draws",
+    "compact_letters",
+    "letter_marks",
+    "family_marks",
     "table_marks",
 ]

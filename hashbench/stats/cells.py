@@ -1,15 +1,12 @@
-"""Per-query scores of table cells: seed averaging, bootstrap intervals, pairwise comparisons.
+"""Per-query scores of table cells: seed matrices, two-level bootstrap intervals, comparisons.
 
 A cell (method x dataset x bits x task) holds, for each seed it ran, one value per query of a
 metric (e.g. AP@50 of every query; their mean is the cell's mAP@50). All runs of a dataset
 share its query set, so query i is the same query in every seed and every method.
 
-Several seeds: the intervals resample queries and average over seeds. One bootstrap resample
-draws n query indices and uses the same indices in every seed, so the resampled statistic is
-the mean over seeds of the resampled means, which equals the resampled mean of the per-query
-values averaged over seeds. The interval therefore covers the uncertainty from the sample of
-queries for the seed-averaged system; the spread over seeds (training randomness) is reported
-separately (the std over seeds in the table, or the t-test over seeds).
+Intervals and tests resample training seeds and queries together (`twolevel`): the interval of
+a cell covers the variation of a retrained system (seeds) on another sample of queries. With
+one seed per cell only the query part can be resampled; the descriptions say so.
 """
 
 from __future__ import annotations
@@ -22,13 +19,8 @@ import numpy as np
 
 from hashbench.errors import InputError
 from hashbench.stats.multiple import seeds_ttest
-from hashbench.stats.resampling import (
-    CI_METHODS,
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    bootstrap_ci,
-    randomization_test,
-)
+from hashbench.stats.resampling import CI_METHODS, DEFAULT_RESAMPLES, DEFAULT_SEED
+from hashbench.stats.twolevel import CellDraws, cell_df, column_draws, interval, pair_test
 
 PerQuery = Mapping[int, np.ndarray]
 """seed -> (n_queries,) per-query values of one cell."""
@@ -40,7 +32,8 @@ reach p < 2 / 2^n (0.0625 on 5 queries), and d_z divides by a meaningless spread
 smallest query split a `--scale`d synthetic dataset keeps."""
 
 TESTS = {
-    "queries": "two-sided paired randomization (sign-flip) test over queries",
+    "queries": "two-sided t test of the mean difference with its two-level bootstrap standard "
+    "error (training seeds, then queries)",
     "seeds": "two-sided paired t-test over seeds",
 }
 
@@ -69,21 +62,22 @@ class StatsOptions:
     def describe_ci(self) -> str:
         kind = "BCa" if self.ci_method == "bca" else "percentile"
         return (
-            f"{self.level:.0%} {kind} bootstrap interval of the mean over queries "
-            f"({self.resamples:,} resamples, "
-            f"seed {self.seed}; with several seeds, per-query values averaged over seeds)"
+            f"{self.level:.0%} {kind} two-level bootstrap interval of the mean (training seeds, "
+            "then queries, tails on Student's t with Welch-Satterthwaite degrees of freedom; "
+            f"{self.resamples:,} resamples, seed {self.seed}; a one-seed cell covers queries "
+            "only)"
         )
 
     def describe_test(self) -> str:
         detail = (
-            f"per-query values averaged over shared seeds; {self.resamples:,} resamples, "
-            f"seed {self.seed}"
+            "the same query resamples for every method; Student's t with Welch-Satterthwaite "
+            f"degrees of freedom; {self.resamples:,} resamples, seed {self.seed}"
             if self.test == "queries"
-            else "scipy.stats.ttest_rel; needs 2 or more shared seeds"
+            else "scipy.stats.ttest_rel over shared seeds; needs 2 or more shared seeds"
         )
         return (
-            f"{TESTS[self.test]} ({detail}), Holm-corrected within each column and task, "
-            f"alpha = {self.alpha:g}"
+            f"Test: {TESTS[self.test]} ({detail}), all pairs of a family Holm-adjusted "
+            f"together, alpha = {self.alpha:g}"
         )
 
 
@@ -108,24 +102,6 @@ def seed_average(cell: PerQuery | np.ndarray, seeds: list[int] | None = None) ->
     return np.mean([np.asarray(by_seed[s], dtype=np.float64) for s in chosen], axis=0)
 
 
-def paired_difference(
-    a: PerQuery | np.ndarray, b: PerQuery | np.ndarray
-) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Per-query a - b, each averaged over the seeds both ran, and those seeds.
-
-    Without a shared seed each side is averaged over its own seeds (the queries still pair).
-    """
-    sa, sb = _per_seed(a), _per_seed(b)
-    shared = sorted(set(sa) & set(sb))
-    xa = seed_average(sa, shared or None)
-    xb = seed_average(sb, shared or None)
-    if xa.shape != xb.shape:
-        raise InputError(
-            f"cells have {len(xa)} and {len(xb)} queries; only cells of one query set compare"
-        )
-    return xa - xb, tuple(shared)
-
-
 @dataclass(frozen=True)
 class CellInterval:
     """A cell's mean over queries (and seeds) with its bootstrap interval."""
@@ -142,56 +118,49 @@ class CellInterval:
         return max(self.high - self.mean, self.mean - self.low)
 
 
-def _groups(columns: Mapping[Hashable, np.ndarray]) -> list[list[Hashable]]:
-    """Keys grouped by number of queries (columns of one group share resamples)."""
-    by_n: dict[int, list[Hashable]] = defaultdict(list)
-    for key, x in columns.items():
-        by_n[len(x)].append(key)
-    return list(by_n.values())
+def seed_matrix(cell: PerQuery | np.ndarray) -> np.ndarray:
+    """(S, n) per-query values of a cell, one row per seed in seed order."""
+    by_seed = _per_seed(cell)
+    return np.stack([np.asarray(by_seed[s], dtype=np.float64) for s in sorted(by_seed)])
 
 
-def cell_intervals(
+def table_draws(
     cells: Mapping[Hashable, PerQuery | np.ndarray], options: StatsOptions = DEFAULT_OPTIONS
-) -> dict[Hashable, CellInterval]:
-    """Bootstrap interval of every cell; cells with the same number of queries share resamples
-    (one matrix product per block of resamples for all of them)."""
-    averaged = {key: seed_average(cell) for key, cell in cells.items()}
-    out = {}
-    for keys in _groups(averaged):
-        ci = bootstrap_ci(
-            np.stack([averaged[k] for k in keys], axis=1),
-            level=options.level,
-            resamples=options.resamples,
-            seed=options.seed,
-            method=options.ci_method,
-        )
-        for j, key in enumerate(keys):
-            out[key] = CellInterval(
-                mean=float(ci.mean[j]),
-                low=float(ci.low[j]),
-                high=float(ci.high[j]),
-                n_queries=len(averaged[key]),
-                n_seeds=len(_per_seed(cells[key])),
-            )
+) -> dict[Hashable, CellDraws]:
+    """Two-level bootstrap draws of every cell; cells with the same number of queries share
+    the query resamples (one matrix product per block of resamples for all of them)."""
+    by_n: dict[int, dict[Hashable, np.ndarray]] = defaultdict(dict)
+    for key, cell in cells.items():
+        x = seed_matrix(cell)
+        if not np.isfinite(x).all():
+            raise InputError(f"per-query values of {key!r} hold NaN or infinite values")
+        by_n[x.shape[1]][key] = x
+    out: dict[Hashable, CellDraws] = {}
+    for group in by_n.values():
+        out.update(column_draws(group, options.resamples, options.seed))
     return out
 
 
-def batch_pvalues(
-    pairs: Mapping[Hashable, tuple[PerQuery | np.ndarray, PerQuery | np.ndarray]],
+def cell_intervals(
+    cells: Mapping[Hashable, PerQuery | np.ndarray],
     options: StatsOptions = DEFAULT_OPTIONS,
-) -> dict[Hashable, float]:
-    """p-value of `options.test` for every (a, b) pair; query-level tests share resamples."""
-    if options.test == "seeds":
-        return {key: seeds_ttest(_seed_means(a), _seed_means(b)) for key, (a, b) in pairs.items()}
-    diffs = {key: paired_difference(a, b)[0] for key, (a, b) in pairs.items()}
+    draws: Mapping[Hashable, CellDraws] | None = None,
+) -> dict[Hashable, CellInterval]:
+    """Two-level bootstrap interval of every cell (`draws`: precomputed `table_draws`)."""
+    found = draws if draws is not None else table_draws(cells, options)
     out = {}
-    for keys in _groups(diffs):
-        p = randomization_test(
-            np.stack([diffs[k] for k in keys], axis=1),
-            resamples=options.resamples,
-            seed=options.seed,
+    for key in cells:
+        d = found[key]
+        low, high = interval(
+            d.estimate, d.draws, cell_df(d), options.level, options.ci_method, d.averaged
         )
-        out.update({key: float(v) for key, v in zip(keys, p, strict=True)})
+        out[key] = CellInterval(
+            mean=d.estimate,
+            low=min(low, d.estimate),
+            high=max(high, d.estimate),
+            n_queries=d.n_queries,
+            n_seeds=d.n_seeds,
+        )
     return out
 
 
@@ -201,57 +170,65 @@ def _seed_means(cell: PerQuery | np.ndarray) -> dict[int, float]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Method A against method B on one cell (mean over queries of the seed-averaged values)."""
+    """Setting A against setting B on one cell (means over their seeds and the queries)."""
 
     mean_a: float
     mean_b: float
     difference: float  # mean of A - B
-    low: float | None  # bootstrap interval of the difference (None below MIN_QUERIES)
+    low: float | None  # interval of the difference, same resamples as pvalue (None: few queries)
     high: float | None
-    pvalue: float | None  # paired randomization test over queries (None below MIN_QUERIES)
-    effect_size: float | None  # Cohen's d_z: mean difference / std of the per-query differences
+    pvalue: float | None  # two-level bootstrap test (None below MIN_QUERIES)
+    effect_size: float | None  # Cohen's d_z on the seed-averaged per-query differences
     n_queries: int
-    seeds: tuple[int, ...]  # shared seeds averaged (empty: none shared)
+    seeds: tuple[int, ...]  # seeds both ran
     seeds_pvalue: float | None  # paired t-test over shared seeds (None with fewer than 2)
-    wins: int  # queries where A scores higher
+    wins: int  # queries where A (averaged over its seeds) scores higher
     losses: int  # ... and lower
+    seeds_a: tuple[int, ...] = ()
+    seeds_b: tuple[int, ...] = ()
+    mc_se: float | None = None  # Monte-Carlo standard error of pvalue
+    df: float | None = None  # Satterthwaite degrees of freedom of the tails
+    agree: bool = True  # interval excludes 0 exactly when pvalue < 1 - level
+
+    @property
+    def query_level(self) -> bool:
+        """True when a side has one seed: training-seed variation of that side is not covered."""
+        return min(len(self.seeds_a), len(self.seeds_b)) < 2
 
 
 def compare_methods(
     a: PerQuery | np.ndarray, b: PerQuery | np.ndarray, options: StatsOptions = DEFAULT_OPTIONS
 ) -> Comparison:
-    """Everything `hashbench compare` prints for one task; interval, p-value and effect size
-    are None below MIN_QUERIES queries."""
-    d, shared = paired_difference(a, b)
-    xa, xb = seed_average(a, list(shared) or None), seed_average(b, list(shared) or None)
-    seeds_p = seeds_ttest(_seed_means(a), _seed_means(b)) if len(shared) >= 2 else None
+    """Everything `hashbench compare` prints for one task: interval and p-value from the same
+    two-level resamples; both (and the effect size) None below MIN_QUERIES queries."""
+    sa, sb = _per_seed(a), _per_seed(b)
+    xa, xb = seed_average(sa), seed_average(sb)
+    if xa.shape != xb.shape:
+        raise InputError(
+            f"cells have {len(xa)} and {len(xb)} queries; only cells of one query set compare"
+        )
+    d = xa - xb
+    shared = tuple(sorted(set(sa) & set(sb)))
+    seeds_p = seeds_ttest(_seed_means(sa), _seed_means(sb)) if len(shared) >= 2 else None
+    common = dict(
+        mean_a=float(xa.mean()), mean_b=float(xb.mean()), difference=float(d.mean()),
+        n_queries=len(d), seeds=shared, seeds_pvalue=seeds_p, wins=int((d > 0).sum()),
+        losses=int((d < 0).sum()), seeds_a=tuple(sorted(sa)), seeds_b=tuple(sorted(sb)),
+    )  # fmt: skip
     if len(d) < MIN_QUERIES:
-        return Comparison(
-            mean_a=float(xa.mean()), mean_b=float(xb.mean()), difference=float(d.mean()),
-            low=None, high=None, pvalue=None, effect_size=None, n_queries=len(d), seeds=shared,
-            seeds_pvalue=seeds_p, wins=int((d > 0).sum()), losses=int((d < 0).sum()),
-        )  # fmt: skip
-    ci = bootstrap_ci(
-        d,
-        level=options.level,
-        resamples=options.resamples,
-        seed=options.seed,
-        method=options.ci_method,
-    )
-    p = randomization_test(d, resamples=options.resamples, seed=options.seed)[0]
+        return Comparison(low=None, high=None, pvalue=None, effect_size=None, **common)
+    draws = table_draws({"a": sa, "b": sb}, options)
+    test = pair_test(draws["a"], draws["b"], options.level)
+    excludes = test.low > 0 or test.high < 0
     sd = float(d.std(ddof=1)) if len(d) > 1 else 0.0
     mean = float(d.mean())
     return Comparison(
-        mean_a=float(xa.mean()),
-        mean_b=float(xb.mean()),
-        difference=mean,
-        low=float(ci.low[0]),
-        high=float(ci.high[0]),
-        pvalue=float(p),
+        low=test.low,
+        high=test.high,
+        pvalue=test.pvalue,
         effect_size=mean / sd if sd > 0 else (0.0 if mean == 0 else float(np.sign(mean) * np.inf)),
-        n_queries=len(d),
-        seeds=shared,
-        seeds_pvalue=seeds_p,
-        wins=int((d > 0).sum()),
-        losses=int((d < 0).sum()),
+        mc_se=test.mc_se,
+        df=test.df,
+        agree=excludes == (test.pvalue < 1 - options.level),
+        **common,
     )

@@ -2,5 +2,6 @@
 
 `settings` defines a study, `study` replays one from the store (ask, run or reuse, tell),
 `session` tunes a grid and evaluates the tuned and default parameters on the test protocol,
-`report` lists and shows studies and writes the table footnote. See docs/tuning.md.
+`report` lists and shows studies and writes the table footnotes, `cost` says what tuning cost
+(trials by state, trial and refit run times). See docs/tuning.md.
 """

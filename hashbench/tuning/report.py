@@ -17,6 +17,16 @@ import optuna
 from hashbench.data.validation import primary_score
 from hashbench.errors import InputError
 from hashbench.store import ResultStore, RunRecord
+from hashbench.tuning.cost import cost_footnote, duration, seconds
+
+
+def database_rule(tuning: dict[str, Any]) -> str:
+    """How a trial's validation database was made: "mirror (fit 28%)", or "fit" (the database
+    is the fit set; trials stored before `--val-database` existed record no rule)."""
+    rule = tuning.get("database_rule")
+    if rule is None:
+        return "fit"
+    return f"{rule} (fit {tuning.get('fit_share', 1.0):.0%})"
 
 
 def trial_state(record: RunRecord) -> tuple[str, float | None]:
@@ -41,6 +51,15 @@ class StudySummary:
     trials: int = 0  # stored trial runs
     best: float | None = None  # best validation score so far
     tuned: list[RunRecord] = field(default_factory=list)  # tuned test runs of this study
+    states: dict[str, int] = field(default_factory=dict)  # stored trials per state
+    trial_seconds: float = 0.0  # the stored trials' summed run time
+    database: str = ""  # the validation database's rule (see `database_rule`)
+
+    @property
+    def refit_seconds(self) -> float | None:
+        """The run time of the latest tuned (refit) run of this study, if any."""
+        times = [seconds(r) for r in self.tuned]
+        return next((t for t in reversed(times) if t is not None), None)
 
 
 def study_summaries(store: ResultStore) -> list[StudySummary]:
@@ -60,8 +79,11 @@ def study_summaries(store: ResultStore) -> list[StudySummary]:
         if record.protocol != "trial" or not study:
             continue
         entry = summary(record, study)
+        entry.database = entry.database or database_rule(record.tuning)
         entry.trials += 1
         state, value = trial_state(record)
+        entry.states[state] = entry.states.get(state, 0) + 1
+        entry.trial_seconds += seconds(record) or 0.0
         if state == "complete" and (entry.best is None or value > entry.best):
             entry.best = value
     for record in store.records(protocol="tuned"):
@@ -151,13 +173,26 @@ def importances(space: dict[str, Any], rows: Iterable[tuple]) -> tuple[dict[str,
     return dict(optuna.importance.get_param_importances(study, evaluator=evaluator)), ""
 
 
+def _database_text(val: dict[str, Any]) -> str:
+    """How the validation database was made, from a tuned run's `tuning["validation"]` (the
+    same words for every dataset, so one footnote covers a protocol; shares: docs/tuning.md)."""
+    if val.get("database_rule") == "mirror":
+        return (
+            "validation database: the other training pairs, of which a trial fits on the "
+            "dataset's training share of the test retrieval set"
+        )
+    return "validation database = fit set"
+
+
 def protocol_footnotes(records: Iterable[RunRecord]) -> list[str]:
     """One footnote per distinct tuning protocol among `records` (tuned runs), for the LaTeX
-    and Markdown tables: trials, sampler, pruner and validation split. Empty without tuned rows.
+    and Markdown tables: trials, sampler, pruner and validation split; then what tuning cost
+    (`cost_footnote`). Empty without tuned rows.
 
     The table code calls this with the records it shows; default rows need no note beyond the
     first sentence, which says what "default" means.
     """
+    records = list(records)
     notes: list[str] = []
     for record in records:
         if record.protocol != "tuned":
@@ -165,16 +200,24 @@ def protocol_footnotes(records: Iterable[RunRecord]) -> list[str]:
         t = record.tuning
         val, sampler, pruner = t["validation"], t["sampler"], t["pruner"]
         pruning = "median pruning" if pruner.get("name") == "median" else "no pruning"
+        budget = t.get("time_budget_s")
+        count = (
+            f"best of the trials that a {duration(budget)} time budget per study allowed "
+            f"(at most {t['trials_cap']})"
+            if budget is not None
+            else f"best of {t['trials']} trials"
+        )
         note = (
-            f"tuned: best of {t['trials']} trials (Optuna TPE, seed per run seed, "
+            f"tuned: {count} (Optuna TPE, seed per run seed, "
             f"{sampler['startup_trials']} start-up trials, batches of {t['batch']}, {pruning}); "
             f"the method's own values are trial 0; selected on a validation split of the "
             f"training pairs ({val['fraction']:.0%}, at most {val['max_queries']} queries; "
-            f"score {val['metric']}), then refit on the whole training split; "
-            "the query set is never used"
+            f"{_database_text(val)}; score {val['metric']}), then refit on the whole training "
+            "split; the query set is never used"
         )
         if note not in notes:
             notes.append(note)
     if notes:
         notes.insert(0, "default: each method's own hyperparameters for the dataset and budget")
+        notes.append(cost_footnote(records))
     return notes

@@ -50,24 +50,30 @@ def _label(plan: PlannedRun) -> str:
 
 
 def tuning_record(study: Study) -> dict[str, Any]:
-    """The `tuning` field of a tuned run: how its parameters were chosen."""
+    """The `tuning` field of a tuned run: how its parameters were chosen, and what it cost."""
     best = study.best
     assert best is not None
-    counts = {s: sum(t.state == s for t in study.trials) for s in ("complete", "pruned", "failed")}
-    n_val, n_fit = study.holdout.sizes(len(study.validation.query) + len(study.validation.train))
-    return {
+    counts = {s: study.count(s) for s in ("complete", "pruned", "failed")}
+    holdout, validation = study.holdout, study.validation
+    n_val, n_db = holdout.sizes(len(validation.query) + len(validation.retrieval))
+    record = {
         "study": study.id,
         "trials": len(study.trials),
         **{f"trials_{state}": n for state, n in counts.items()},
+        # summed stored run times of the trials (failed ones: the time until they failed)
+        "trial_seconds": study.trial_seconds,
         "batch": study.settings.batch,
         "sampler": {**study.settings.sampler(study.base.spec.seed), "optuna": optuna.__version__},
         "pruner": study.settings.pruner_dict(),
         "validation": {
-            **study.holdout.as_dict(),
+            **holdout.as_dict(),
             "queries": n_val,
-            "database": n_fit,
-            "fingerprint": study.validation.fingerprint,
-            "metric": "mAP@R" if study.validation.task == "unimodal" else "mAP@50 (I2T+T2I)/2",
+            "database": n_db,
+            "fit": len(validation.train),
+            "fit_share": len(validation.train) / n_db,
+            "database_rule": study.settings.val_database,
+            "fingerprint": validation.fingerprint,
+            "metric": "mAP@R" if validation.task == "unimodal" else "mAP@50 (I2T+T2I)/2",
         },
         "score": best.value,
         "default_score": next((t.value for t in study.trials if t.number == 0), None),
@@ -76,14 +82,20 @@ def tuning_record(study: Study) -> dict[str, Any]:
         "space": {name: ts.describe(d) for name, d in study.space.items()},
         "trial_runs": [t.run_id for t in study.trials],
     }
+    if study.settings.time_budget_s is not None:  # how many trials the budget allowed
+        record["time_budget_s"] = study.settings.time_budget_s
+        record["trials_cap"] = study.settings.trials
+        record["budget_spent"] = study.budget_spent
+    return record
 
 
 def tuned_plan(base: PlannedRun, dataset: CrossModalDataset, tuning: dict[str, Any]) -> PlannedRun:
     """The tuned test run: `base` with the study's best parameters, its own id and label."""
     spec = replace(base.spec, overrides={**base.spec.overrides, **tuning["best_params"]})
     plan = PlannedRun.resolve(spec, base.method_cls, dataset, base.dataset_label, base.origin)
+    budget = {"time_budget_s": tuning["time_budget_s"]} if "time_budget_s" in tuning else {}
     run_id = ts.derived_id(
-        plan.run_id, protocol="tuned", study=tuning["study"], trials=tuning["trials"]
+        plan.run_id, protocol="tuned", study=tuning["study"], trials=tuning["trials"], **budget
     )
     return replace(plan, run_id=run_id, protocol="tuned", tuning=tuning)
 
@@ -95,7 +107,13 @@ def make_study(
     space = ts.search_space(base.method_cls, base.params)
     if not space:
         return None
-    holdout = Holdout(settings.val_fraction, settings.val_max_queries, seed=base.spec.seed)
+    holdout = Holdout.for_dataset(
+        dataset,
+        settings.val_fraction,
+        settings.val_max_queries,
+        seed=base.spec.seed,
+        database=settings.val_database,
+    )
     validation = holdout.apply(dataset)
     study_id = ts.study_id(
         method=base.spec.method,
@@ -191,9 +209,11 @@ def run_tuned_grid(
 ):
     """`hashbench run --tuned`: every cell with the best parameters of its stored study.
 
-    A cell uses the tuned run of its own seed's study when there is one, else the study of the
-    lowest seed with one (so `--seeds 0,1,2` after tuning at seed 0 repeats the tuned setting);
-    among several, the one with the most trials. A cell without any fails before any run.
+    A cell uses a study on the default validation protocol (`--val-database fit`) over one on
+    `--val-database mirror`; then the tuned run of its own seed's study when there is
+    one, else the study of the lowest seed with one (so `--seeds 0,1,2` after tuning at seed 0
+    repeats the tuned setting); among several, the one with the most trials. A cell without any
+    fails before any run.
     """
     for name in grid.methods:
         registry.method(name)
@@ -232,5 +252,20 @@ def stored_tuning(store: ResultStore, base: PlannedRun) -> dict[str, Any] | None
     ]
     if not found:
         return None
-    best = min(found, key=lambda r: (r.seed != s.seed, r.seed, -r.tuning["trials"]))
+    best = min(
+        found,
+        key=lambda r: (
+            not current_protocol(r.tuning),
+            r.seed != s.seed,
+            r.seed,
+            -r.tuning["trials"],
+        ),
+    )
     return dict(best.tuning)
+
+
+def current_protocol(tuning: dict[str, Any]) -> bool:
+    """Whether a tuned run's study used the default validation protocol (the database is the
+    fit set; studies stored before `--val-database` existed record no `database_rule` and
+    used it too)."""
+    return tuning.get("validation", {}).get("database_rule", "fit") == "fit"

@@ -4,18 +4,22 @@ A study is one (method, dataset, bits, seed, budget) with the method's resolved 
 TPE sampler seeded by the run seed, trials asked in batches of `batch` (independent of the
 number of workers, so the study is the same for any executor), the validation `Holdout` and the
 pruner. Its id is a hash of all of these except the number of trials: a study of 16 trials
-extends the one of 8 with the same first 8 trials (the sampler never looks ahead).
+extends the one of 8 with the same first 8 trials (the sampler never looks ahead). A time
+budget only decides where a study stops, so it is not part of the id either. The validation
+split's fingerprint covers the fit share of its database, so studies with `--val-database fit`
+(the database is the fit set, the default) and `mirror` never share an id or a trial.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hashbench.data.validation import DEFAULT_FRACTION, DEFAULT_MAX_QUERIES
+from hashbench.data.validation import DATABASES, DEFAULT_FRACTION, DEFAULT_MAX_QUERIES
 from hashbench.errors import InputError
 from hashbench.methods import Method
 from hashbench.params import Choice, Domain, Float, Int, declaration_problems, resolve_space
@@ -37,6 +41,10 @@ class TuneSettings:
     pruner: str = "median"
     val_fraction: float = DEFAULT_FRACTION
     val_max_queries: int = DEFAULT_MAX_QUERIES
+    val_database: str = "fit"  # the validation database: the fit set, or "mirror" (see validation)
+    # seconds of trials per study (stored trial times summed, earlier trials included): no
+    # new batch starts once they are spent; `trials` stays the cap. None: equal trials only.
+    time_budget_s: float | None = None
     poll_s: float = 2.0  # how often to look for trials another process is running
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -50,6 +58,16 @@ class TuneSettings:
             raise InputError(f"--batch-size {self.batch}: give 1 or more trials per batch")
         if self.pruner not in PRUNERS:
             raise InputError(f"--pruner {self.pruner!r}: expected one of {', '.join(PRUNERS)}")
+        if self.val_database not in DATABASES:
+            raise InputError(
+                f"--val-database {self.val_database!r}: expected one of {', '.join(DATABASES)}"
+            )
+        budget = self.time_budget_s
+        if budget is not None and not (math.isfinite(budget) and budget > 0):
+            raise InputError(
+                f"--time-budget {budget:g}: give a positive number of seconds per study, "
+                "e.g. --time-budget 600"
+            )
 
     def sampler(self, seed: int) -> dict[str, Any]:
         return {"name": "TPE", "seed": seed, "startup_trials": STARTUP_TRIALS}

@@ -12,6 +12,11 @@ does not depend on how many workers run the batch or in which order they finish.
 pruning rule of a batch is computed from the trials completed in earlier batches (Optuna's
 MedianPruner rule: stop a trial after epoch e when its validation score is below the median of
 the completed trials' scores after epoch e), so it is as deterministic as the rest.
+
+With a time budget (`TuneSettings.time_budget_s`) a study asks no new batch once the stored run
+times of its trials so far add up to the budget; the first batch (with trial 0, the method's
+own values) always runs. The stopping point is read from the store's timings, so a replay of a
+stored study stops where it stopped; a fresh study on another machine may stop elsewhere.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from hashbench.runner.epochs import PruningRule
 from hashbench.runner.execute import PlannedRun
 from hashbench.store import ResultStore, RunRecord
 from hashbench.tuning import settings as ts
+from hashbench.tuning.cost import seconds
 
 optuna.logging.set_verbosity(logging.ERROR)
 
@@ -50,6 +56,7 @@ class TrialResult:
     curve: list[tuple[int, float]] = field(default_factory=list)
     error: str = ""
     reused: bool = False  # not executed by this process (stored before, or by another one)
+    seconds: float | None = None  # the stored run's total time (None: not stored)
 
 
 @dataclass
@@ -63,6 +70,7 @@ class Study:
     settings: ts.TuneSettings
     id: str
     trials: list[TrialResult] = field(default_factory=list)
+    budget_spent: bool = False  # the time budget stopped the study before `settings.trials`
 
     @property
     def label(self) -> str:
@@ -72,6 +80,14 @@ class Study:
     @property
     def completed(self) -> list[TrialResult]:
         return [t for t in self.trials if t.state == "complete"]
+
+    @property
+    def trial_seconds(self) -> float:
+        """The trials' summed run time (a trial that stored none counts 0)."""
+        return sum(t.seconds or 0.0 for t in self.trials)
+
+    def count(self, state: str) -> int:
+        return sum(t.state == state for t in self.trials)
 
     @property
     def best(self) -> TrialResult | None:
@@ -121,6 +137,9 @@ class Study:
             "trial": number,
             "space": {name: ts.describe(d) for name, d in self.space.items()},
             "depth": self.validation.retrieval_depth,
+            # the validation database (not part of the run id: the split's fingerprint is)
+            "database_rule": self.settings.val_database,
+            "fit_share": self.holdout.fit_share,
         }
         return replace(plan, run_id=run_id, protocol="trial", tuning=tuning, pruning=rule)
 
@@ -144,9 +163,13 @@ def replay(
     """
     optuna_study = optuna.create_study(direction="maximize", sampler=study.sampler())
     optuna_study.enqueue_trial(ts.start_values(study.space, study.base.params))
-    study.trials = []
+    study.trials, study.budget_spent = [], False
     total, batch = study.settings.trials, study.settings.batch
+    budget = study.settings.time_budget_s
     while len(study.trials) < total:
+        if budget is not None and study.trials and study.trial_seconds >= budget:
+            study.budget_spent = True
+            break
         rule = study.pruning_rule()
         asked = []
         for _ in range(min(batch, total - len(study.trials))):
@@ -182,6 +205,7 @@ def _tell(
 ) -> None:
     curve, problem = _stored_curve(record.metrics.get("validation_curve", []))
     result.curve = curve
+    result.seconds = trial_seconds(record)
     for epoch, score in curve:
         trial.report(score, epoch)
     if problem is not None:  # stored before epoch_end was checked: told as failed, not replayed
@@ -202,6 +226,13 @@ def _tell(
         result.state = "complete"
         result.value = primary_score(record.metrics, validation.retrieval_depth)
         optuna_study.tell(trial, result.value)
+
+
+def trial_seconds(record: RunRecord) -> float | None:
+    """A stored run's wall time (`timings["total_s"]`; a pruned trial's is its training time,
+    validation scoring included; a failed trial's is the time until it failed); None when it
+    stored none (a failed run stored before failures recorded their time)."""
+    return seconds(record)
 
 
 def _stored_curve(raw: Any) -> tuple[list[tuple[int, float]], str | None]:

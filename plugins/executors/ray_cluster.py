@@ -10,7 +10,10 @@ which alone writes the store.
 `--run-timeout`: the task holds itself to the limit (`execute_task`'s timer, where Ray runs it
 in a worker's main thread); a task still running a grace period after it
 (`time_limit.hard_limit`) is cancelled with `ray.cancel(force=True)`, which ends its worker
-process, and stored as failed with the timeout as its reason.
+process, and stored as failed with the timeout as its reason. The scheduler's clock for a task
+starts when the task reports that it has loaded its data (the task is a Ray generator whose
+first item says so), not when it was submitted: the time a task waits for a worker, starts one
+or loads its data never counts against the run.
 """
 
 from __future__ import annotations
@@ -23,11 +26,22 @@ from hashbench.errors import InputError
 from hashbench.executors import DriverState, Executor, ExecutorSettings, RunTask, TaskResult
 from hashbench.runner.time_limit import hard_limit, timeout_reason
 
+STARTED = "started"
 
-def _execute(task: RunTask) -> TaskResult:
-    from hashbench.executors import execute_task
 
-    return execute_task(task)
+def _execute(task: RunTask) -> Iterator[object]:
+    """A Ray generator task: first `STARTED` once the data are loaded, then the result."""
+    from hashbench.executors import execute_task, load_task_dataset
+    from hashbench.plugins import create_plugin_manager
+    from hashbench.registry import Registry
+
+    try:
+        registry = Registry.from_plugin_manager(create_plugin_manager(task.block))
+        dataset = load_task_dataset(task, registry)
+    except Exception:  # execute_task loads again and reports the failure as the run's result
+        registry = dataset = None
+    yield STARTED
+    yield execute_task(task, registry=registry, dataset=dataset)
 
 
 class RayExecutor(Executor):
@@ -76,7 +90,9 @@ class RayExecutor(Executor):
         remote = ray.remote(_execute)
         slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         draw = iter(tasks)
-        pending: dict = {}  # ref -> (task, deadline or None)
+        # generator -> [task, deadline]; the deadline is set when the task reports it started
+        pending: dict = {}
+        started: set = set()
         while True:
             while len(pending) < slots:  # draw (and so claim) a run only when a CPU is free
                 task = next(draw, None)
@@ -84,27 +100,41 @@ class RayExecutor(Executor):
                     break
                 limit = task.options.run_timeout
                 # a run that times out is not retried (max_retries=0): it would time out again
-                ref = remote.options(
-                    num_cpus=task.cpus, num_gpus=task.gpus, max_retries=0 if limit else 1
+                submit = remote.options(
+                    num_cpus=task.cpus,
+                    num_gpus=task.gpus,
+                    max_retries=0 if limit else 1,
+                    num_returns="streaming",
                 )
-                deadline = time.monotonic() + hard_limit(limit) if limit else None
-                pending[ref.remote(task)] = (task, deadline)
+                pending[submit.remote(task)] = [task, None]
             if not pending:
                 return
             deadlines = [d for _, d in pending.values() if d is not None]
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
-            for ref in ready:
-                task, _ = pending.pop(ref)
+            for gen in ready:
+                task, _ = pending[gen]
                 try:
-                    yield ray.get(ref)
+                    item = ray.get(next(gen))
                 except Exception as exc:  # the task's worker died or Ray failed it
+                    del pending[gen]
+                    started.discard(gen)
                     yield TaskResult(task, error=repr(exc), message=f"{type(exc).__name__}: {exc}")
+                    continue
+                if gen not in started and item == STARTED:
+                    started.add(gen)
+                    limit = task.options.run_timeout
+                    pending[gen][1] = time.monotonic() + hard_limit(limit) if limit else None
+                    continue
+                del pending[gen]
+                started.discard(gen)
+                yield item
             now = time.monotonic()
-            for ref, (task, deadline) in list(pending.items()):
+            for gen, (task, deadline) in list(pending.items()):
                 if deadline is not None and now >= deadline:
-                    del pending[ref]
-                    ray.cancel(ref, force=True)  # ends the worker process running it
+                    del pending[gen]
+                    started.discard(gen)
+                    ray.cancel(gen, force=True)  # ends the worker process running it
                     yield _timed_out(task)
 
     def close(self) -> None:
