@@ -59,7 +59,6 @@ from ._crossmodal_common import (
     LossLog,
     batch_indices,
     check_modalities,
-    cosine_matrix,
     epochs_to_run,
     feature_dims,
     make_adam,
@@ -68,21 +67,12 @@ from ._crossmodal_common import (
     parameter_total,
     to_codes,
 )
+from ._djsrh_family import djsrh_joint_semantics  # shared with djsrh
 
 REFERENCE = (
     "Information Fusion 2025 (DDSS: Dual-Driven Cross-Modal Contrastive Hashing Retrieval "
     "Network via Structural Feature and Semantic Information); inferred design, no public code"
 )
-
-
-def djsrh_joint_semantics(
-    f_img: torch.Tensor, f_txt: torch.Tensor, beta: float, eta: float = 0.4, mu: float = 1.5
-) -> torch.Tensor:
-    """DJSRH's joint-semantics matrix mu * ((1 - eta) S~ + eta S~ S~^T / n)."""
-    s_img = 2 * cosine_matrix(f_img) - 1
-    s_txt = 2 * cosine_matrix(f_txt) - 1
-    s = beta * s_img + (1 - beta) * s_txt
-    return mu * ((1 - eta) * s + eta * (s @ s.T) / s.shape[0])
 
 
 class NeighbourhoodGraph(nn.Module):
