@@ -246,3 +246,15 @@ def make_adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam
 def parameter_total(*modules: nn.Module) -> int:
     """Parameters of several modules together, counted by the profiler's own counter."""
     return count_parameters(nn.ModuleList(modules)).total
+
+
+class TwoTowerInference(nn.Module):
+    """The inference model of a method with one network per modality (`towers["image"]`,
+    `towers["text"]`), for the efficiency profiler: `forward(image, text)` runs both."""
+
+    def __init__(self, towers: nn.ModuleDict) -> None:
+        super().__init__()
+        self.towers = towers
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor):
+        return self.towers["image"](image), self.towers["text"](text)

@@ -21,6 +21,7 @@ from hashbench import Method, MethodContext, TrainData
 
 from ._crossmodal_common import (
     LossLog,
+    TwoTowerInference,
     batch_indices,
     check_modalities,
     cosine_matrix,
@@ -98,17 +99,6 @@ class TextHashNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.alpha * self.hidden(x))
-
-
-class PairInference(nn.Module):
-    """Both networks, for the efficiency profiler: `forward(image, text)` -> both codes' tanh."""
-
-    def __init__(self, nets: nn.ModuleDict) -> None:
-        super().__init__()
-        self.nets = nets
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor):
-        return self.nets["image"](image), self.nets["text"](text)
 
 
 class PairHashMethod(Method):
@@ -191,7 +181,7 @@ class PairHashMethod(Method):
         self.loss_history = log.history()
 
     def inference_model(self) -> nn.Module:
-        return PairInference(self.nets)
+        return TwoTowerInference(self.nets)
 
     @torch.no_grad()
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -52,6 +52,7 @@ from hashbench import Method, MethodContext, MethodInfo, TrainData
 from . import _ranges
 from ._crossmodal_common import (
     LossLog,
+    TwoTowerInference,
     batch_indices,
     check_modalities,
     cosine_matrix,
@@ -137,17 +138,6 @@ class StageTwoHashNet(nn.Module):
 def _neighbour_mix(x: torch.Tensor, ranked: torch.Tensor, weights: list[float]) -> torch.Tensor:
     """w0 x + w1 x[3rd ranked] + w2 x[4th ranked] (ranked[:, 0] is usually the item itself)."""
     return weights[0] * x + weights[1] * x[ranked[:, 2]] + weights[2] * x[ranked[:, 3]]
-
-
-class StageTwoInference(nn.Module):
-    """The inference model for the efficiency profiler: both modalities' hash functions."""
-
-    def __init__(self, hash_nets: nn.ModuleDict) -> None:
-        super().__init__()
-        self.hash_nets = hash_nets
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor):
-        return self.hash_nets["image"](image), self.hash_nets["text"](text)
 
 
 class CIRHLike(Method):
@@ -335,7 +325,7 @@ class CIRHLike(Method):
         self.loss_history = {**log1.history(), **log2.history()}
 
     def inference_model(self) -> nn.Module:
-        return StageTwoInference(self.hash_nets)
+        return TwoTowerInference(self.hash_nets)
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         net = self.hash_nets[modality]

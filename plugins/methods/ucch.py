@@ -59,6 +59,7 @@ from hashbench import Method, MethodContext, MethodInfo, TrainData
 from . import _ranges
 from ._crossmodal_common import (
     LossLog,
+    TwoTowerInference,
     batch_indices,
     check_modalities,
     epochs_to_run,
@@ -283,6 +284,9 @@ class UCCH(Method):
             self.epoch_end(epoch, epochs, loss=log.mean(epoch, "loss"))
         self.nets.eval()
         self.loss_history = log.history()
+
+    def inference_model(self) -> nn.Module:
+        return TwoTowerInference(self.nets)
 
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         self.nets.eval()
