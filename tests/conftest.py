@@ -52,3 +52,16 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def pinned_signs(method, features, rows: int = 6) -> dict[str, list[str]]:
+    """{modality: codes of the first `rows` items as "+-" strings}, for tests that pin a
+    method's codes for a fixed seed (int8 codes, as the built-in methods return)."""
+    import torch
+
+    out = {}
+    for modality in ("image", "text"):
+        codes = method.encode(modality, {modality: features[modality][:rows]})
+        assert codes.dtype == torch.int8
+        out[modality] = ["".join("+" if v > 0 else "-" for v in row) for row in codes.tolist()]
+    return out
