@@ -8,6 +8,8 @@ The public API plugins import:
 - `EncoderSpec`: feature encoders.
 - `Float`, `Int`, `Choice`: hyperparameter domains (`param_ranges`, `search_space`);
   `UpToBudget`: a search range up to the budget's value (e.g. epochs).
+- `ReleasedSelection`: how a method's released code selects its model
+  (`Method.released_selection`, reproduced by `hashbench run --protocol as-released`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from hashbench.encoders import EncoderSpec
     from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
     from hashbench.params import Choice, Float, Int, UpToBudget
+    from hashbench.released import ReleasedSelection
 
 __version__ = "0.1.0"
 
@@ -44,6 +47,7 @@ _LAZY = {
     "Float": "hashbench.params",
     "Int": "hashbench.params",
     "UpToBudget": "hashbench.params",
+    "ReleasedSelection": "hashbench.released",
 }
 
 
@@ -70,6 +74,7 @@ __all__ = [
     "Method",
     "MethodContext",
     "MethodInfo",
+    "ReleasedSelection",
     "Split",
     "TrainData",
     "UpToBudget",

@@ -139,6 +139,7 @@ def execute_task(
             run_id=task.run_id,
             origin=task.origin,
             pruning=task.pruning,
+            protocol=task.protocol,
         )
         digest = digest or content_digest(dataset)
         with time_limit(task.options.run_timeout):

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from hashbench.params import Domain, SearchDomain, declaration_problems
+from hashbench.released import ReleasedSelection
 
 SUPERVISIONS = ("unsupervised", "supervised")
 TASKS = ("cross-modal", "unimodal")
@@ -107,6 +108,10 @@ class Method(ABC):
     (`hashbench.Float`, `Int`, `Choice`); `--param` values outside them are refused before any
     run. `search_space` (optional) declares what `hashbench tune` searches, with the same types
     and bounded ranges inside the allowed ones (see `hashbench.params`).
+
+    `released_selection` (optional, `hashbench.ReleasedSelection`) declares how the method's
+    released code scores snapshots during training and which one it keeps; `hashbench run
+    --protocol as-released` reproduces that in the harness (the method itself never sees it).
     """
 
     info: ClassVar[MethodInfo]
@@ -116,6 +121,7 @@ class Method(ABC):
     test_params: ClassVar[Mapping[str, Any]] = {}
     param_ranges: ClassVar[Mapping[str, Domain]] = {}
     search_space: ClassVar[Mapping[str, SearchDomain]] = {}
+    released_selection: ClassVar[ReleasedSelection | None] = None
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
@@ -163,6 +169,11 @@ class Method(ABC):
             problems.append(
                 f"dataset_params/budget_params set {', '.join(extra)}, not in default_params"
             )
+        selection = cls.released_selection
+        if selection is not None and not isinstance(selection, ReleasedSelection):
+            problems.append("released_selection must be a hashbench.ReleasedSelection or None")
+        elif selection is not None:
+            problems += [f"released_selection: {p}" for p in selection.problems()]
         return problems
 
     @classmethod

@@ -2,9 +2,9 @@
 
 Built from a plugin manager by calling each plugin's registration hooks one by one, so an error
 names the plugin that caused it. Lookups of unknown names fail with the valid names and a
-"did you mean". A method whose declarations are malformed (its `info`, `param_ranges` or
-`search_space`) is unavailable, not fatal: it is listed in `broken` with the problem, every
-other method works, and looking it up fails with that problem.
+"did you mean". A method whose declarations are malformed (its `info`, `param_ranges`,
+`search_space` or `released_selection`) is unavailable, not fatal: it is listed in `broken`
+with the problem, every other method works, and looking it up fails with that problem.
 """
 
 from __future__ import annotations

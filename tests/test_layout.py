@@ -1,5 +1,5 @@
 """The shape of the `hashbench` package: imports run one way (no cycle), the core never imports a
-plugin, and modules stay small.
+plugin, and modules stay small (in the core and in the built-in plugins, `plugins/`).
 
 The import graph is read from the source with `ast`: every `import` / `from ... import` of a
 `hashbench` module, at module level or inside a function, is an edge.
@@ -11,6 +11,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hashbench"
+PLUGINS = PACKAGE.parent / "plugins"  # importable as `hashbench_plugins`
 MAX_LINES = 400
 
 
@@ -99,10 +100,23 @@ def test_the_core_never_imports_a_plugin():
     assert not offenders, "the core must not import plugins: " + "; ".join(offenders)
 
 
-def test_no_module_is_too_long():
-    long = [
+def _too_long(paths) -> list[str]:
+    return [
         f"{path.relative_to(PACKAGE.parent)} has {n} lines"
-        for path in MODULES.values()
+        for path in paths
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     ]
+
+
+def test_no_module_is_too_long():
+    long = _too_long(MODULES.values())
     assert not long, f"modules over {MAX_LINES} lines (split them): " + "; ".join(long)
+
+
+def test_no_plugin_module_is_too_long():
+    paths = sorted(PLUGINS.rglob("*.py"))
+    assert len(paths) > 20, f"the layout test found too few plugin modules under {PLUGINS}"
+    long = _too_long(paths)
+    assert not long, f"plugin modules over {MAX_LINES} lines (split them by job): " + "; ".join(
+        long
+    )

@@ -88,9 +88,9 @@ def test_a_column_with_one_method_gets_no_mark():
 def test_latex_and_markdown_use_display_names_and_explain_every_symbol(registry):
     names = Names.from_registry(registry)
     tex = to_latex(_paper_table(), names=names)
-    assert r"\multicolumn{1}{c}{MS COCO (synthetic)}" in tex and "32 bits" in tex
+    assert r"\multicolumn{1}{c}{MS COCO (synthetic)}" in tex and "code length in bits" in tex
     assert "SpikeHash$^{*}$" in tex and r"DPSH (CNN)$^{\ddagger}$" in tex
-    assert r"Image $\rightarrow$ Text" in tex
+    assert r"I$\rightarrow$T &" in tex and r"I$\rightarrow$T: image queries" in tex  # short
     notes = tex[tex.index(r"\end{tabular}") :]
     assert r"\footnotesize" in notes and "$^{*}$ pair-fused" in notes
     assert r"$^{\ddagger}$ supervised" in notes and "in bold" in notes
@@ -127,7 +127,7 @@ def test_the_footnotes_render_in_the_pdf(registry, tmp_path):
         ["pdftotext", "-layout", "t.pdf", "-"], cwd=tmp_path, capture_output=True, text=True
     ).stdout
     flat = re.sub(r"\s+", " ", text)
-    for shown in ("SpikeHash", "MS COCO (synthetic)", "MIRFlickr-25K", "32 bits"):
+    for shown in ("SpikeHash", "MS COCO (synthetic)", "MIRFlickr-25K", "code length in bits"):
         assert shown in flat, shown
     for note in ("pair-fused: a query", "supervised: trained with", "reported: numbers published"):
         assert note in flat, note
@@ -146,7 +146,8 @@ def _paper_table_records():
 def test_cli_names_option(cli):
     cli("run", "--methods", "lsh,cca-itq", *SMALL, "--bits", "16")
     shown = cli("table", "--latex").output
-    assert "CCA-ITQ" in shown and "MIRFlickr-25K (synthetic, scale 0.05)" in shown
+    assert "CCA-ITQ" in shown and "{MIRFlickr-25K (synthetic)}" in shown  # short header
+    assert "MIRFlickr-25K: scale 0.05." in shown  # the scale in a footnote
     typed = cli("table", "--latex", "--names", "cli").output
     assert "cca-itq" in typed and "CCA-ITQ" not in typed and "synth-mirflickr@0.05" in typed
     terminal = cli("table").output  # the terminal keeps the names users type

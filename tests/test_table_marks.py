@@ -175,7 +175,7 @@ def test_formats_carry_marks_and_notes():
     records = [_record("a", 0, 0.9, pair_fused=True), _record("b", 0, 0.8), _record("c", 0, 0.7)]
     table = build_table(records)
     md = to_markdown(table)
-    assert "**0.9000**" in md and "*0.8000*" in md and "| 0.7000 |" in md
+    assert "**0.9000** (1)" in md and "*0.8000* (2)" in md and "| 0.7000 (3) |" in md
     assert "| a\\* |" in md and "\\* pair-fused" in md  # escaped: not Markdown emphasis
     tex = to_latex(table)
     assert r"\textbf{0.9000}" in tex and r"\underline{0.8000}" in tex
@@ -289,7 +289,7 @@ def test_reference_rows_only_beside_real_datasets(cli, tmp_path):
     ucmfh_row = next(
         line
         for line in out.splitlines()
-        if line.startswith("| Image → Text | UCMFH† (ucmfh\\_2023\\_table3)")  # "_" escaped
+        if line.startswith("| Image → Text | UCMFH† (ucmfh\\_2023\\_table3, CLIP)")  # "_" escaped
     )
     cells = [c.strip() for c in ucmfh_row.strip("|").split("|")]
     assert cells[2] == "0.9530" and cells[3] == "-"  # mirflickr 32 bits as reported; synth: none

@@ -2,7 +2,10 @@
 
 Each side is exactly one setting: a method name, or a row label as `hashbench table --names cli`
 prints it (`"cca-itq [ridge=1.0]"`, `"cca-itq (tuned)"`). A side that matches runs of several
-settings is refused with the settings found; the setting each side used is printed.
+settings is refused with the settings found; the setting each side used is printed. A bare
+method name never stands for its as-released runs (`jdsh (as released)§`, selected as the
+released code selects): name that setting (the § may be left out) or pass
+`--protocol as-released`.
 """
 
 from __future__ import annotations
@@ -58,12 +61,27 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _pick(side: str, records: list, labels: dict[str, str], where: str) -> str:
-    """The one setting (row label) `side` names among `records`, or a refusal listing them."""
+def _pick(
+    side: str, records: list, labels: dict[str, str], where: str, released: bool = False
+) -> str:
+    """The one setting (row label) `side` names among `records`, or a refusal listing them.
+    released: --protocol as-released asked for (a bare name may then name such a setting)."""
+    from hashbench.report.variants import AS_RELEASED_MARK, is_as_released
+
     found = sorted({labels[r.run_id] for r in records})
     if side in found:
         return side
+    if side + AS_RELEASED_MARK in found:  # "jdsh (as released)" without the symbol
+        return side + AS_RELEASED_MARK
     mine = sorted({labels[r.run_id] for r in records if r.method == side})
+    fair = [label for label in mine if not is_as_released(label)]
+    if fair or not released:  # never averaged with, nor silently taken for, a fair setting
+        if not fair and mine:
+            raise InputError(
+                f"'{side}' has only as-released runs {where} (\"{mine[0]}\"); name that "
+                f'setting, `hashbench compare "{mine[0]}" ...`, or pass --protocol as-released'
+            )
+        mine = fair
     if len(mine) == 1 and "[" not in mine[0]:  # a bare name never stands for a --param variant
         return mine[0]
     if len(mine) == 1:
@@ -91,9 +109,10 @@ def _pick(side: str, records: list, labels: dict[str, str], where: str) -> str:
 @click.option("--budget", default=None, help="Only runs of this budget (paper or quick).")
 @click.option(
     "--protocol",
-    type=click.Choice(["default", "tuned"]),
+    type=click.Choice(["default", "tuned", "as-released"]),
     default=None,
-    help="Only runs at default or at tuned parameters.",
+    help="Only runs at default or at tuned parameters, or selected as the released code "
+    "selects (as-released; a bare method name then names its as-released setting).",
 )
 @click.option(
     "--resamples",
@@ -157,8 +176,9 @@ def compare(
             and (budgets is None or r.budget in budgets)
             and (protocol is None or r.protocol == protocol)
         ]
-        label_a = _pick(method_a, records, labels, where)
-        label_b = _pick(method_b, records, labels, where)
+        released = protocol == "as-released"
+        label_a = _pick(method_a, records, labels, where, released)
+        label_b = _pick(method_b, records, labels, where, released)
         if label_a == label_b:
             raise InputError(
                 f'A and B are the same setting ("{label_a}"); compare two different settings'
@@ -284,7 +304,8 @@ def compare(
             _fmt_p(c.seeds_pvalue),
         )
     stdout.print(out)
-    for note in ([f"n/a: {why}."] if too_few else []) + _caveats(found, level):
+    caveats = _caveats(found, level) + _released_caveat(settings)
+    for note in ([f"n/a: {why}."] if too_few else []) + caveats:
         stdout.print(escape(note), highlight=False)
 
 
@@ -303,6 +324,16 @@ def _caveats(found: dict[str, Comparison], level: float) -> list[str]:
             "floating-point rounding (p equals the level to the shown digits)."
         )
     return out
+
+
+def _released_caveat(settings: dict) -> list[str]:
+    """A line for each side that is an as-released setting."""
+    return [
+        f"{key.upper()} is as released (§): its model was selected as its released code selects "
+        "(often on the test queries), so the difference is not a fair comparison."
+        for key, s in settings.items()
+        if s["protocol"] == "as-released"
+    ]
 
 
 def variant_labels_of(records: list, app: App) -> dict[str, str]:

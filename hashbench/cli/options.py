@@ -107,9 +107,10 @@ def record_filters(command):
     """Add --datasets, --methods, --bits, --budget and --protocol: which stored runs to show."""
     command = click.option(
         "--protocol",
-        type=click.Choice(["default", "tuned"]),
+        type=click.Choice(["default", "tuned", "as-released"]),
         default=None,
-        help="Only runs at default or at tuned parameters [default: both, side by side].",
+        help="Only runs at default or at tuned parameters, or selected as the released code "
+        "selects (as-released) [default: all, side by side; as-released rows apart].",
     )(command)
     command = click.option(
         "--budget", default=None, help="Only runs of this budget (paper or quick)."
@@ -118,6 +119,19 @@ def record_filters(command):
         "--bits", default=None, help="Only these code lengths (comma-separated)."
     )(command)
     return name_filters(command)
+
+
+def run_protocol_option(command):
+    """--protocol default|as-released of `run` and `status` (not the tables' --protocol filter:
+    `record_filters`)."""
+    return click.option(
+        "--protocol",
+        default="default",
+        show_default=True,
+        help="default: the suite's protocol (the model after the last epoch). as-released: "
+        "select the snapshot as each method's released code does, scored by the harness on its "
+        "declared split (stored apart; see docs/methods.md).",
+    )(command)
 
 
 def sweep_file_option(help_text: str):
@@ -290,6 +304,7 @@ def build_grid(
     budget: str,
     params: tuple[str, ...],
     scale: float,
+    protocol: str = "default",
 ) -> GridSpec:
     """The grid of the options `run` and `status` share."""
     from hashbench.runner.grid import GridSpec
@@ -297,6 +312,7 @@ def build_grid(
         parse_bits,
         parse_budgets,
         parse_param_overrides,
+        parse_protocol,
         parse_seeds,
     )
 
@@ -308,14 +324,16 @@ def build_grid(
         budgets=parse_budgets(split(budget)),
         overrides=parse_param_overrides(params, method_names),
         scale=scale,
+        protocol=parse_protocol(protocol),
     )
 
 
 def prepare_grid(app: Any, grid: GridSpec, device: str, data_options: dict) -> tuple[Any, GridSpec]:
-    """The registry, with every name of the grid checked (unknown names fail before any data is
-    loaded), and the grid with the dataset options of the command line."""
+    """The registry, with every name and --param of the grid checked (they fail before any data
+    or encoder is loaded), and the grid with the dataset options of the command line."""
     import dataclasses
 
+    from hashbench.runner.grid import check_params
     from hashbench.seeding import resolve_device
 
     registry = app.registry()
@@ -323,6 +341,7 @@ def prepare_grid(app: Any, grid: GridSpec, device: str, data_options: dict) -> t
         registry.method(name)
     for name in grid.datasets:
         registry.dataset(name)
+    check_params(grid, registry)  # a bad --param fails before the encoder is built
     kwargs = dataset_options_kwargs(registry, device=resolve_device(device), **data_options)
     return registry, dataclasses.replace(grid, dataset_options=kwargs)
 

@@ -53,8 +53,7 @@ def degenerate_text(record) -> str:
     """A warning when a split's codes are all the same (one distinct code: every item tied)."""
     splits = sorted(
         f"{task} {split}"
-        for task, values in record.metrics.items()
-        if isinstance(values, dict)
+        for task, values in record.task_metrics().items()
         for split in ("query", "retrieval")
         if values.get(f"distinct_{split}_codes") == 1
     )

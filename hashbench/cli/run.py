@@ -25,6 +25,7 @@ from hashbench.cli.options import (
     open_store,
     prepare_grid,
     real_data_options,
+    run_protocol_option,
     split,
     store_option,
     sweep_file_option,
@@ -111,6 +112,7 @@ def run_timeout_option(what: str):
     help="Use the best parameters of each cell's stored `hashbench tune` study (rows marked "
     "tuned).",
 )
+@run_protocol_option
 @real_data_options
 @click.pass_obj
 def run(
@@ -132,6 +134,7 @@ def run(
     run_timeout: float | None,
     log_interval: float,
     tuned: bool,
+    protocol: str,
     **data_options,
 ) -> None:
     """Train, encode and evaluate every combination; store the results; print a summary.
@@ -143,12 +146,13 @@ def run(
     Example:
       hashbench run --methods lsh,cca-itq --dataset synth-mscoco --bits 16,32,64,128
       hashbench run --config sweep.toml --executor process --workers 2
+      hashbench run --methods jdsh,ucch --dataset synth-mscoco --bits 32 --protocol as-released
     """
     from hashbench.cli.progress_view import observe, run_label
     from hashbench.executors import ExecutorSettings
     from hashbench.report.table import build_table, to_rich
     from hashbench.runner.execute import RunOptions
-    from hashbench.runner.grid import run_grid
+    from hashbench.runner.grid import check_protocol, run_grid
     from hashbench.runner.time_limit import check_run_timeout
     from hashbench.seeding import resolve_device
     from hashbench.tuning.session import run_tuned_grid
@@ -156,7 +160,14 @@ def run(
     method_names, dataset_names = split(methods), split(datasets)
     if not method_names or not dataset_names:
         raise InputError("--methods and --dataset each need at least one name")
-    grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale)
+    grid = build_grid(method_names, dataset_names, bits, seeds, budget, params, scale, protocol)
+    if tuned and grid.protocol != "default":
+        raise InputError(
+            f"--protocol {grid.protocol} cannot be combined with --tuned: tuned parameters come "
+            "from a validation study, the released protocol selects snapshots on labelled "
+            "evaluation data; run them as two commands"
+        )
+    check_protocol(grid, app.registry())  # before any dataset or encoder loads
     registry, grid = prepare_grid(app, grid, device, data_options)
     options = RunOptions(
         device=resolve_device(device),
@@ -178,7 +189,9 @@ def run(
                 executor=runner,
             )
     if outcome.records:
-        stdout.print(to_rich(build_table(outcome.records), title="mAP@50 (djsrh)"))
+        plain = not stdout.is_terminal or stdout.no_color or stdout.color_system is None
+        table = to_rich(build_table(outcome.records), title="mAP@50 (djsrh)", text_marks=plain)
+        stdout.print(table)  # off a colour terminal the marks show as text
     stderr.print(
         f"{outcome.executed} run(s) executed, {outcome.skipped} skipped (already stored), "
         f"{len(outcome.failed)} failed; store: {escape(str(results.path))}"
@@ -207,6 +220,7 @@ def run(
 @click.option("--budget", default="paper", show_default=True, help="paper, quick or both.")
 @click.option("--param", "-p", "params", multiple=True, metavar="METHOD.NAME=VALUE")
 @click.option("--scale", default=1.0, show_default=True, type=SCALE)
+@run_protocol_option
 @store_option
 @click.option("--traceback", "show_traceback", is_flag=True, help="Print failed runs' tracebacks.")
 @click.option(
@@ -225,6 +239,7 @@ def status(
     budget: str,
     params: tuple[str, ...],
     scale: float,
+    protocol: str,
     store: Path | None,
     show_traceback: bool,
     prune: bool,
@@ -242,7 +257,7 @@ def status(
     """
     from tabulate import tabulate
 
-    from hashbench.cli.status_view import claim_lines, integrity_lines
+    from hashbench.cli.status_view import claim_lines, integrity_lines, tuned_runs_text
     from hashbench.runner.grid import grid_status
     from hashbench.store import default_store_path
     from hashbench.tuning.cost import duration, trial_counts
@@ -253,7 +268,8 @@ def status(
         if methods or datasets:
             if not (methods and datasets):
                 raise InputError("status of a grid needs both --methods and --dataset")
-            grid = build_grid(split(methods), split(datasets), bits, seeds, budget, params, scale)
+            names = split(methods), split(datasets)
+            grid = build_grid(*names, bits, seeds, budget, params, scale, protocol)
             cells = grid_status(grid, app.registry(), results)
             rows = [
                 (p.spec.method, p.dataset_label, p.spec.bits, p.spec.seed, state, p.run_id)
@@ -297,7 +313,7 @@ def status(
             (s.study, s.method, s.dataset, s.bits, s.seed, s.budget, trial_counts(s.states),
              duration(s.trial_seconds), duration(s.refit_seconds), s.database,
              "-" if s.best is None else f"{s.best:.4f}",
-             ", ".join(f"{r.tuning['trials']} trials" for r in s.tuned) or "-")
+             tuned_runs_text(s.tuned))
             for s in studies
         ]  # fmt: skip
         headers = ["study", "method", "dataset", "bits", "seed", "budget", "trials",

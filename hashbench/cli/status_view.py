@@ -64,6 +64,20 @@ def claim_lines(claims: list[ClaimState], store: str | None = None) -> list[str]
     return lines
 
 
+def tuned_runs_text(tuned: list[RunRecord]) -> str:
+    """The "tuned runs" cell of a study: how many tuned test runs use it, their seeds, and how
+    many trials the study had when they were made ("2 (seeds 0, 1; after 4 trials)"); "-"
+    without any."""
+    if not tuned:
+        return "-"
+    seeds = sorted({r.seed for r in tuned})
+    trials = sorted({r.tuning.get("trials") for r in tuned if r.tuning.get("trials") is not None})
+    text = f"{len(tuned)} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    if trials:
+        text += f"; after {', '.join(map(str, trials))} trial{'s' if trials[-1] != 1 else ''}"
+    return text + ")"
+
+
 def integrity_lines(
     missing: list[RunRecord],
     damaged: list[tuple[str, str]],

@@ -32,7 +32,7 @@ from hashbench.report.efficiency import (
     efficiency_notes,
     render_efficiency,
 )
-from hashbench.report.reference import load_reference
+from hashbench.report.reference import REAL_DATASETS, load_reference
 from hashbench.report.significance import load_per_query
 from hashbench.report.table import (
     Significance,
@@ -69,12 +69,21 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
     help="LaTeX styles of best,second,third (bold, underline, italic, plain).",
 )
 @click.option(
+    "--latex-width",
+    type=click.Choice(["natural", "linewidth"]),
+    default="natural",
+    show_default=True,
+    help="LaTeX: the tabular at natural size (booktabs; a wide one belongs in table*) or scaled "
+    "to \\linewidth with \\resizebox (needs graphicx too).",
+)
+@click.option(
     "--significance",
     type=click.Choice(["queries", "seeds"]),
     is_flag=False,
     flag_value="queries",
     default=None,
-    help="Marks follow a test: all pairs of a column (defaults with defaults, tuned with tuned) "
+    help="Marks follow a test: all pairs of a column (defaults with defaults, tuned with tuned; "
+    "as-released rows never) "
     "Holm-adjusted together, shown as letters; rows not separated share a letter and its mark. "
     "queries (the default): two-level bootstrap over training seeds and queries; seeds: "
     "paired t-test over seeds (a column where a row has under 2 seeds is not marked).",
@@ -82,7 +91,7 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
 @click.option(
     "--ci",
     is_flag=True,
-    help="Show each cell's 95%% two-level bootstrap interval over training seeds and queries "
+    help="Show each cell's 95% two-level bootstrap interval over training seeds and queries "
     "(mean ±h) instead of the std (one-seed cells: queries only).",
 )
 @click.option(
@@ -122,6 +131,13 @@ from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
     help="Show the methods' average ranks over all columns (dataset x bits x task), the "
     "Friedman test and the Nemenyi critical difference (Demšar 2006) instead.",
 )
+@click.option(
+    "--inflation",
+    is_flag=True,
+    help="Show, per method and cell, the as-released result minus the fair one (protocol "
+    "default, same method, budget and parameters, paired by seed) with the epochs the "
+    "as-released runs kept, instead.",
+)
 @click.option("--e-mac", default=4.6, show_default=True, type=ENERGY, help="pJ per MAC.")
 @click.option("--e-ac", default=0.9, show_default=True, type=ENERGY, help="pJ per SOP.")
 @click.pass_obj
@@ -137,6 +153,7 @@ def table(
     fmt: str | None,
     names_mode: str | None,
     marks: str,
+    latex_width: str,
     significance: str | None,
     ci: bool,
     alpha: float,
@@ -146,6 +163,7 @@ def table(
     reference_dir: Path | None,
     efficiency: bool,
     ranks: bool,
+    inflation: bool,
     e_mac: float,
     e_ac: float,
 ) -> None:
@@ -161,12 +179,20 @@ def table(
       hashbench table --significance seeds
       hashbench table --efficiency
       hashbench table --ranks
+      hashbench table --inflation --markdown
     """
     if ranks and (efficiency or ci or significance or tie_range or reference):
         raise InputError(
             "--ranks shows average ranks over columns; drop --efficiency, --ci, "
             "--significance, --tie-range and --reference (they apply to the other views)"
         )
+    if inflation and (efficiency or ranks or ci or significance or tie_range or reference):
+        raise InputError(
+            "--inflation shows as-released minus fair results; drop --efficiency, --ranks, "
+            "--ci, --significance, --tie-range and --reference (they apply to the other views)"
+        )
+    if inflation and protocol:
+        raise InputError("--inflation pairs as-released runs with default ones; drop --protocol")
     path = existing_store_path(store)
     per_query = None
     options = StatsOptions(resamples=resamples, alpha=alpha)
@@ -183,7 +209,7 @@ def table(
         if warning := stale_warning(records):
             stderr.print(warning, highlight=False)
         labels = variant_labels(records, variant_reference(app))
-        if records and not efficiency and (ci or significance == "queries"):
+        if records and not (efficiency or inflation) and (ci or significance == "queries"):
             gone: list[str] = []  # runs whose codes file is missing: their cells show n/a
             per_query, recomputed = load_per_query(
                 results, records, metric, lambda r: labels[r.run_id], missing=gone
@@ -203,6 +229,9 @@ def table(
     if not records:
         raise InputError(f"no finished runs match in {path}")
     names = display_names(app, names_mode or ("display" if fmt in ("latex", "markdown") else "cli"))
+    if inflation:
+        _print_inflation(records, metric, labels, fmt, names, path)
+        return
     if efficiency:
         energy = energy_model(e_mac, e_ac)
         rows = build_efficiency_rows(records, energy, labels)
@@ -251,14 +280,51 @@ def table(
             "seed (query-level)"
         )
     _warn_degenerate(comparison, records, metric)
+    if reference and not any(r.dataset in REAL_DATASETS for r in records):
+        stderr.print(
+            "--reference: reference rows exist only for the real datasets "
+            f"({', '.join(REAL_DATASETS)}): none in this table",
+            highlight=False,
+        )
     if fmt == "latex":
-        click.echo(to_latex(comparison, marks=tuple(split(marks)), names=names), nl=False)
+        shown = to_latex(comparison, marks=tuple(split(marks)), names=names, width=latex_width)
+        click.echo(shown, nl=False)
     elif fmt == "csv":
         click.echo(to_csv(comparison), nl=False)
     elif fmt == "markdown":
         click.echo(to_markdown(comparison, names=names))
     else:
-        stdout.print(to_rich(comparison, names=names))
+        # colours are lost in a pipe, a file or under NO_COLOR: the marks then show as text
+        plain = not stdout.is_terminal or stdout.no_color or stdout.color_system is None
+        stdout.print(to_rich(comparison, names=names, text_marks=plain))
+
+
+def _print_inflation(records, metric: str, labels, fmt: str | None, names, path: Path) -> None:
+    """The inflation view of `records` (hashbench.report.inflation)."""
+    from hashbench.report import inflation_formats as view
+    from hashbench.report.inflation import build_inflation
+    from hashbench.report.variants import AS_RELEASED
+
+    if not any(r.protocol == AS_RELEASED for r in records):
+        raise InputError(
+            f"no as-released runs in {path} (among the runs these filters select): run "
+            "`hashbench run --protocol as-released ...` first"
+        )
+    found = build_inflation(records, metric, labels)
+    if found.skipped:
+        stderr.print(
+            f"note: {len(found.skipped)} as-released run(s) left out, no fair run with the same "
+            f"method, budget, parameters and seed: {'; '.join(found.skipped)}",
+            highlight=False,
+        )
+    if fmt == "latex":
+        click.echo(view.inflation_latex(found, names), nl=False)
+    elif fmt == "csv":
+        click.echo(view.inflation_csv(found), nl=False)
+    elif fmt == "markdown":
+        click.echo(view.inflation_markdown(found, names))
+    else:
+        stdout.print(view.inflation_rich(found, names))
 
 
 def _print_ranks(comparison, alpha: float, fmt: str | None, names) -> None:

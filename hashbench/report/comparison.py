@@ -3,11 +3,11 @@
 Values are means over seeds (with the standard deviation when there are several seeds).
 In every column the best, second and third method of each task get a mark, as in the papers
 (equal values as displayed share a rank), within one family per protocol and budget (parameter
-variants are not ranked); with a significance test the marks follow the test's compact letters
-(`hashbench.stats.marks`), and with `ci` every cell gets a two-level bootstrap interval over
-seeds and queries. Results of pair-fused
-methods carry a footnote: their query codes were computed with the query's paired item of the
-other modality.
+variants and as-released rows, §, are not ranked: `released.py`); with a significance test the
+marks follow the test's compact letters (`hashbench.stats.marks`), and with `ci` every cell
+gets a two-level bootstrap interval over seeds and queries. Results of pair-fused methods carry
+a footnote: their query codes were computed with the query's paired item of the other
+modality.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import numpy as np
 
 from hashbench.errors import InputError
 from hashbench.report.degenerate import degenerate_task
-from hashbench.report.reference import REAL_DATASETS, ReferenceValue
+from hashbench.report.reference import ReferenceValue, reference_rows
+from hashbench.report.released import released_note, row_kind
 from hashbench.report.significance import CellKey, family_of, table_statistics, test_marks
-from hashbench.report.variants import variant_labels
+from hashbench.report.variants import is_as_released, variant_labels
 from hashbench.stats import DEFAULT_OPTIONS, MIN_QUERIES, StatsOptions
 from hashbench.store import RunRecord
 
@@ -108,6 +109,7 @@ class ComparisonTable:
     tie_range: bool = False
     reference_sources: tuple[str, ...] = ()  # papers whose reported numbers are rows here
     extra_notes: tuple[str, ...] = ()
+    released: str | None = None  # the footnote of as-released rows (§), if any
 
     def value(self, row: tuple[str, str], column: tuple[str, int]) -> Cell | None:
         return self.cells.get((row, column))
@@ -128,6 +130,7 @@ class ComparisonTable:
                 + ", ".join(self.reference_sources)
                 + " (results/reference/), not run by hashbench; not ranked."
             )
+        notes += [self.released] if self.released else []
         if self.tie_range:
             notes.append(
                 "[low, high]: the same metric with relevant items last / first inside groups of "
@@ -227,9 +230,7 @@ def build_table(
         method = labels[record.run_id]
         if record.method in supervised or record.provenance.get("supervision") == "supervised":
             supervised_rows.add(method)
-        for task, values in record.metrics.items():
-            if not isinstance(values, dict):  # run-level entries, e.g. "scoring"
-                continue
+        for task, values in record.task_metrics().items():
             available.update(k for k, v in values.items() if isinstance(v, int | float))
             if metric not in values:
                 continue
@@ -275,23 +276,21 @@ def build_table(
     else:
         _test_marks(cells, digits, significance, per_query, stats)
     _unmark_lonely(cells)
+    for key in [k for k in cells if is_as_released(k[0][1])]:  # never ranked (released.py)
+        cells[key] = dataclasses.replace(cells[key], rank=None, marks=(), unmarked="as-released")
     if ci:
         _add_intervals(cells, per_query, stats)
-    sources = []
-    for ref in reference:  # real datasets only: never beside synthetic results
-        column = (ref.dataset, ref.bits)
-        if ref.metric != metric or ref.dataset not in REAL_DATASETS or column not in columns:
-            continue
-        row = (ref.task, f"{ref.method}† ({ref.source})")
-        cells[(row, column)] = Cell(mean=ref.value, std=None, n=0)
+    measured = [(r.method, r.dataset, r.bits) for r in records]
+    reported, sources, reported_notes = reference_rows(reference, metric, columns, measured)
+    for (row, column), value in reported.items():  # real datasets only (reference.py)
+        cells[(row, column)] = Cell(mean=value, std=None, n=0)
         rows.add(row)
-        if ref.source not in sources:
-            sources.append(ref.source)
+    notes = [*notes, *reported_notes]
     task_order = {task: i for i, task in enumerate(TASK_NAMES)}
     return ComparisonTable(
         metric=metric,
         columns=sorted(columns),
-        rows=sorted(rows, key=lambda r: (task_order.get(r[0], 99), r[0], "†" in r[1], r[1])),
+        rows=sorted(rows, key=lambda r: (task_order.get(r[0], 99), r[0], row_kind(r[1]), r[1])),
         cells=cells,
         pair_fused=pair_fused,
         supervised=supervised_rows,
@@ -300,6 +299,7 @@ def build_table(
         ci=stats if ci else None,
         tie_range=tie_range,
         reference_sources=tuple(sources),
+        released=released_note(records),
     )
 
 

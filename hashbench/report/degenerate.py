@@ -42,8 +42,8 @@ def degenerate_warning(records: Iterable[RunRecord], metric: str) -> str | None:
         {
             r.run_id
             for r in records
-            for values in r.metrics.values()
-            if isinstance(values, dict) and metric in values and degenerate_task(values, metric)
+            for values in r.task_metrics().values()
+            if metric in values and degenerate_task(values, metric)
         }
     )
     if not runs:

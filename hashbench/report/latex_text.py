@@ -1,5 +1,5 @@
 """Plain text (names, footnotes) as LaTeX that pdflatex sets with no extra package: the
-special characters escaped, the symbols tables use (*, ‡, †, ±, →, ≤, ×) in math mode."""
+special characters escaped, the symbols tables use (*, ‡, †, §, ±, →, ≤, ×) in math mode."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ _SPECIAL = {
 _SYMBOLS = {
     "‡": r"$^{\ddagger}$",
     "†": r"$^{\dagger}$",
+    "§": r"$^{\S}$",
     "±": r"$\pm$",
     "→": r"$\rightarrow$",
     "≤": r"$\le$",
@@ -41,10 +42,28 @@ _SYMBOLS = {
 
 
 def latex_escape(text: str) -> str:
-    """`text` with LaTeX's special characters escaped and the symbols above in math mode."""
-    return r"$\rightarrow$".join(
-        "".join(_SPECIAL.get(c, _SYMBOLS.get(c, c)) for c in part) for part in text.split("->")
+    """`text` with LaTeX's special characters escaped and the symbols above in math mode;
+    a `code span` (a command, an option) in typewriter type."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans
+        parts = [text]
+    return "".join(
+        rf"\texttt{{{_escape_plain(part)}}}" if odd else _escape_plain(part)
+        for odd, part in ((n % 2 == 1, part) for n, part in enumerate(parts))
     )
+
+
+def _escape_plain(text: str) -> str:
+    return r"$\rightarrow$".join(
+        "".join(_escape_char(c, part[n + 1 : n + 2]) for n, c in enumerate(part))
+        for part in text.split("->")
+    )
+
+
+def _escape_char(c: str, following: str) -> str:
+    if c == "-" and following == "-":  # "--" of an option would be set as an en dash
+        return "-{}"
+    return _SPECIAL.get(c, _SYMBOLS.get(c, c))
 
 
 def latex_note(note: str) -> str:

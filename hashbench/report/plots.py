@@ -61,7 +61,7 @@ def _safe(text: str) -> str:
 
 
 def _tasks(records: list[RunRecord]) -> list[str]:
-    present = {t for r in records for t in r.metrics if isinstance(r.metrics[t], dict)}
+    present = {t for r in records for t in r.task_metrics()}
     return [t for t in TASK_NAMES if t in present] + sorted(present - set(TASK_NAMES))
 
 

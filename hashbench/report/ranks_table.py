@@ -3,7 +3,8 @@ rows (method labels, variants kept apart as in the table) ranked over its column
 bits x task) with `hashbench.stats.ranking`, rendered for the terminal, Markdown, LaTeX and CSV.
 `hashbench plot` and the report draw the same ranking (`cd_diagram`).
 
-Reported rows (papers' numbers, †) are not ranked, as in the table's marks.
+Reported rows (papers' numbers, †) and as-released rows (§: selected as the released code
+selects, often on the test queries) are not ranked, as in the table's marks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hashbench.report.comparison import PAIR_FUSED_NOTE, SUPERVISED_NOTE, Compar
 from hashbench.report.latex_text import latex_escape, latex_note
 from hashbench.report.markdown_text import markdown_escape
 from hashbench.report.names import Names
+from hashbench.report.variants import is_as_released
 from hashbench.stats.ranking import Ranking, rank_methods
 
 RankColumn = tuple[str, str, int]  # (task, dataset, bits)
@@ -27,7 +29,7 @@ def table_ranking(table: ComparisonTable, alpha: float = 0.05) -> Ranking:
     cells' means over seeds (InputError with fewer than 2 methods or usable columns)."""
     values: dict[str, dict[RankColumn, float]] = defaultdict(dict)
     for (task, method), (dataset, bits) in table.cells:
-        if "†" in method:  # a paper's reported number, not a run: never ranked
+        if "†" in method or is_as_released(method):  # reported, or not selected fairly
             continue
         values[method][(task, dataset, bits)] = table.cells[((task, method), (dataset, bits))].mean
     return rank_methods(values, alpha)

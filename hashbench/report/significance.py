@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hashbench.report.variants import is_as_released
 from hashbench.stats import (
     DEFAULT_OPTIONS,
     MIN_QUERIES,
@@ -63,7 +64,7 @@ def load_per_query(
     gone: set[CellKey] = set()
     recomputed = []
     for record in records:
-        tasks = [t for t, v in record.metrics.items() if isinstance(v, dict) and metric in v]
+        tasks = [t for t, v in record.task_metrics().items() if metric in v]
         keys = {task: ((task, label(record)), (record.dataset, record.bits)) for task in tasks}
         try:
             found = per_query_scores(store, record, metric, recompute_missing=False)
@@ -133,8 +134,10 @@ def table_statistics(
 def family_of(label: str) -> str | None:
     """The family a row's marks compete in: its "(budget, protocol)" tag ("" for the plain
     method); None for a row with non-default --param values (`variants`: "name [k=v]"), which
-    is a setting of a method, not a method, and is not ranked."""
-    if " [" in label:
+    is a setting of a method, not a method, and is not ranked, and for an as-released row
+    (selected as its released code selects, often on the test queries: never ranked with
+    anything)."""
+    if " [" in label or is_as_released(label):
         return None
     return label[label.index(" (") :] if " (" in label else ""
 
@@ -159,7 +162,8 @@ def test_marks(
         family = family_of(label)
         cells[key] = dataclasses.replace(cells[key], rank=None, marks=(), pvalue=None)
         if family is None:
-            cells[key] = dataclasses.replace(cells[key], unmarked="variant")
+            why = "as-released" if is_as_released(label) else "variant"
+            cells[key] = dataclasses.replace(cells[key], unmarked=why)
         else:
             families[(task, column, family)][label] = key
     skip: set[tuple] = set()

@@ -41,7 +41,7 @@ from hashbench.report.site_runs import (
     run_details,
     split_dataset_name,
 )
-from hashbench.report.variants import variant_labels
+from hashbench.report.variants import AS_RELEASED, variant_labels
 from hashbench.store import RunRecord
 
 TEMPLATE = "report.html.j2"
@@ -217,7 +217,9 @@ def build_site(
         )
     elif failures:
         gaps.add(f"{len(failures)} run(s) failed and are not in the tables (listed below).")
-    points = efficiency_points(records, labels, options.metric, energy, set(facts.spiking), gaps)
+    # an as-released run has its default run's network: a duplicate point, and not a fair one
+    fair = [r for r in records if r.protocol != AS_RELEASED]
+    points = efficiency_points(fair, labels, options.metric, energy, set(facts.spiking), gaps)
     envs, env_of = environments(records)
     real = set(facts.real_datasets)
     runs = run_details(records, labels, options.metric, env_of, real)
@@ -226,7 +228,7 @@ def build_site(
     for dataset in sorted({split_dataset_name(r.dataset)[0] for r in records} & real):
         if table is not None and not table.reference_sources:
             gaps.add(f"No published reference numbers match {dataset} at the stored code lengths.")
-    present_tasks = {t for r in records for t in r.metrics if isinstance(r.metrics[t], dict)}
+    present_tasks = {t for r in records for t in r.task_metrics()}
     ordered_tasks = [t for t in TASK_NAMES if t in present_tasks]
     ordered_tasks += sorted(present_tasks - set(ordered_tasks))
 

@@ -19,6 +19,7 @@ from hashbench.report.comparison import MARK_NAMES, Cell, ComparisonTable
 from hashbench.report.efficiency import model_counts
 from hashbench.report.names import Names
 from hashbench.report.table_formats import format_cell
+from hashbench.report.variants import is_as_released
 from hashbench.store import RunRecord
 
 
@@ -39,6 +40,7 @@ class RowView:
     method: str | None  # the stored method (filtering); None for a reported (reference) row
     reported: bool
     cells: tuple[CellView, ...]
+    as_released: bool = False  # selected as the released code selects (§): shown apart
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def _cell_title(cell: Cell, metric: str) -> str:
         parts.append("near the threshold: another resampling seed may change the mark")
     if cell.unmarked == "variant":
         parts.append("not marked: a parameter variant (marks rank methods)")
+    elif cell.unmarked == "as-released":
+        parts.append("not marked: selected as the released code selects (§), not fairly")
     elif cell.unmarked == "untestable":
         parts.append("not marked: too few seeds for the t-test over seeds")
     if cell.by_seed:
@@ -168,6 +172,7 @@ def task_tables(
                     method=methods_of.get(row[1]),
                     reported=reported,
                     cells=tuple(cells),
+                    as_released=is_as_released(row[1]),
                 )
             )
         out.append(
@@ -243,8 +248,8 @@ def efficiency_points(
         counts = [model_counts(r.profile, energy) for r in profiled]
         scores: dict[str, list[float]] = defaultdict(list)
         for r in group:
-            for task, values in r.metrics.items():
-                if isinstance(values, dict) and isinstance(values.get(metric), int | float):
+            for task, values in r.task_metrics().items():
+                if isinstance(values.get(metric), int | float):
                     scores[task].append(float(values[metric]))
         kinds = {is_spiking(r, spiking_methods) for r in group} - {None}
         runs = [(r.profile or {}).get("run") or {} for r in group]

@@ -193,8 +193,8 @@ def run_details(
             notes.append("pair-fused: a query's code uses its paired item of the other modality")
         scores = tuple(
             (task, float(values[metric]))
-            for task, values in r.metrics.items()
-            if isinstance(values, dict) and isinstance(values.get(metric), int | float)
+            for task, values in r.task_metrics().items()
+            if isinstance(values.get(metric), int | float)
         )
         out.append(
             RunDetail(

@@ -9,8 +9,10 @@ A label depends only on the run's own setting, never on which other runs share i
 one setting is one row across every dataset and code length of a table (and of the report,
 the plots and `hashbench compare`, which use the same labels).
 
-- Budget and protocol are named whenever the records hold more than one of them (a tuned run is
-  always named "tuned"; its parameters differ by design and are not listed, but where a
+- Budget and protocol are named whenever the records hold more than one of them (a run of the
+  released protocol always reads "as released" with the symbol §, `jdsh (as released)§`, and
+  never makes the fair rows named; a tuned run is always named "tuned"; its parameters differ
+  by design and are not listed, but where a
   method's tuned runs differ in how they were tuned, the trials or time budget, validation
   database or split, pruner or batch, that is named: `cca-itq (tuned, 8 trials)`).
 - Parameters: with the method's own defaults known (`registry_reference`: its defaults for the
@@ -33,6 +35,13 @@ from hashbench.store import RunRecord
 Reference = Callable[[RunRecord], Mapping[str, Any] | None]
 """A run's parameters at its method's defaults (None: unknown); keys mapped to DERIVED are
 values the method computes from the data, unknown before the run."""
+
+AS_RELEASED = "as-released"
+"""The protocol of a run whose model was selected as the method's released code selects it."""
+AS_RELEASED_MARK = "§"
+AS_RELEASED_TAG = "as released"
+RELEASED_SELECTION = "released_selection"
+"""The run-level metrics entry of an as-released run: how its model was selected."""
 
 DERIVED = object()
 # two probes of `Method.complete_params`: a key they fill in differently depends on the data
@@ -145,11 +154,15 @@ def run_label(
     tags = []
     if budget:
         tags.append(record.budget)
-    if protocol or record.protocol != "default":
+    if record.protocol == AS_RELEASED:
+        tags.append(AS_RELEASED_TAG)
+    elif protocol or record.protocol != "default":
         tags.append(record.protocol)
     if record.protocol == "tuned":
         tags.extend(tuning_tags or [])
     label = f"{record.method} ({', '.join(tags)})" if tags else record.method
+    if record.protocol == AS_RELEASED:
+        label += AS_RELEASED_MARK
     if record.protocol == "tuned":
         return label
     named = []
@@ -171,7 +184,8 @@ def variant_labels(
     a parameter is named for every run of a method whose runs differ in it."""
     records = list(records)
     several_budgets = len({r.budget for r in records}) > 1
-    several_protocols = len({r.protocol for r in records}) > 1
+    # as-released rows are named anyway and stand apart: they never rename the fair rows
+    several_protocols = len({r.protocol for r in records if r.protocol != AS_RELEASED}) > 1
     compared = _compared_keys(records, reference)
     tuning_tags = _tuning_tags(records)
     return {
@@ -185,3 +199,8 @@ def variant_labels(
         )
         for r in records
     }
+
+
+def is_as_released(label: str) -> bool:
+    """Whether a row label is an as-released run's (`jdsh (as released)§`, any display name)."""
+    return f"{AS_RELEASED_TAG}){AS_RELEASED_MARK}" in label

@@ -10,6 +10,9 @@ trial by raising `TrialPruned` when the score falls below the rule's threshold f
 Scoring leaves training untouched: every torch module of the method gets its train/eval mode
 back and the python, numpy and torch generators their state, so a trial that is not pruned
 ends with exactly the codes of the same run without the rule.
+
+An as-released run (`hashbench.runner.released_selection`) passes a `selector` that is called
+after every valid epoch, the same way (it scores the declared split and may stop training).
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ class EpochMonitor:
         rule: PruningRule | None = None,
         on_phase: Callable[[Step], None] = lambda step: None,
         top_k: int = 50,
+        selector: Callable[[Method, int, int], None] | None = None,
     ) -> None:
         if rule is not None and "holdout" not in dataset.meta:
             raise InputError(
@@ -123,7 +127,7 @@ class EpochMonitor:
                 "allows (never a test query set)"
             )
         self.dataset, self.encode_all, self.rule = dataset, encode_all, rule
-        self.on_phase, self.top_k = on_phase, top_k
+        self.on_phase, self.top_k, self.selector = on_phase, top_k, selector
         self.curve: list[tuple[int, float]] = []
         self.last: tuple[int, int] | None = None  # (epoch, epochs) of the last call
         self.violation: PluginError | None = None
@@ -140,6 +144,8 @@ class EpochMonitor:
             raise self.violation
         self.last = (epoch, epochs)
         self.on_phase(Step("train", epoch + 1, epochs, "epochs", loss=loss_value(losses)))
+        if self.selector is not None:  # --protocol as-released: the released code's selection
+            self.selector(method, epoch, epochs)
         if self.rule is None or epoch >= epochs - 1:  # the last epoch's score is the final one
             return
         with untouched(method), torch.no_grad():

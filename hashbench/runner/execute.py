@@ -31,6 +31,12 @@ from hashbench.runner.encoding import guard as _guard
 from hashbench.runner.epochs import EpochMonitor, PruningRule, TrialPruned
 from hashbench.runner.profiling import profile_method
 from hashbench.runner.progress import ItemCounter, Step
+from hashbench.runner.released_selection import (
+    PROTOCOL,
+    ReleasedSelector,
+    ReleasedStop,
+    selection_of,
+)
 from hashbench.runner.spec import RunSpec, complete_params, resolve_params, run_id
 from hashbench.runner.tensors import private_tensor, private_tensors
 from hashbench.runner.time_limit import check_run_timeout
@@ -67,7 +73,9 @@ class PlannedRun:
     params: Mapping[str, Any]
     run_id: str
     origin: Mapping[str, str | None] = field(default_factory=dict)
-    protocol: str = "default"  # "default", "tuned" or "trial" (a tuning trial; never tabled)
+    # "default", "as-released" (the released code's model selection), "tuned" or "trial" (a
+    # tuning trial; never tabled)
+    protocol: str = "default"
     tuning: Mapping[str, Any] = field(default_factory=dict)  # how a tuned run's params were chosen
     pruning: PruningRule | None = None  # a trial's stopping rule (validation data only)
 
@@ -79,20 +87,26 @@ class PlannedRun:
         dataset: CrossModalDataset,
         dataset_label: str | None = None,
         origin: Mapping[str, str | None] | None = None,
+        protocol: str = "default",
     ) -> PlannedRun:
         """Resolve `spec`'s parameters (budget, protocol, overrides, then the values the method
-        derives from the run: `Method.complete_params`) and its content id."""
+        derives from the run: `Method.complete_params`) and its content id. `protocol`
+        "as-released" plans the released selection (`runner.released_selection`): its own id."""
         params = resolve_params(method_cls, dataset.protocol, spec.budget, spec.overrides)
         params = complete_params(
             method_cls, params, spec.bits, dataset.feature_dims, dataset.input_shapes
         )
+        selection = None
+        if protocol == PROTOCOL:
+            selection = selection_of(method_cls, dataset).identity()
         return cls(
             spec=spec,
             dataset_label=dataset_label or dataset.name,
             method_cls=method_cls,
             params=params,
-            run_id=run_id(spec, params, dataset.fingerprint),
+            run_id=run_id(spec, params, dataset.fingerprint, protocol, selection),
             origin=origin or {},
+            protocol=protocol,
         )
 
 
@@ -190,6 +204,12 @@ def _train_encode_evaluate(
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
+    selector = None  # --protocol as-released: the released code's model selection
+    if plan.protocol == PROTOCOL:
+        selection = selection_of(method_cls, dataset)
+        selector = ReleasedSelector(
+            selection, dataset, partial(encode_splits, dataset=dataset, options=options)
+        )
     seed_everything(spec.seed)
     context = MethodContext(
         bits=spec.bits,
@@ -205,6 +225,7 @@ def _train_encode_evaluate(
                 plan.pruning,
                 on_phase,
                 options.top_k,
+                selector,
             )
         ),
     )
@@ -229,14 +250,23 @@ def _train_encode_evaluate(
         timings["train_s"] = timings["total_s"] = time.perf_counter() - t0
         curve = {"validation_curve": monitor.curve, "pruned": pruned.as_dict()}
         return _record(plan, dataset, curve, timings, {}, options), {}
+    except ReleasedStop:  # the released early stopping: the kept snapshot is evaluated
+        pass
     monitor.check()  # bad epoch_end calls fail the run even if the plugin caught the error
     timings["train_s"] = time.perf_counter() - t0
+    if selector is not None:  # training time without the harness's scoring of snapshots
+        timings["released_scoring_s"] = selector.seconds
+        timings["train_s"] -= selector.seconds
     del train  # frees device memory before encoding
 
     counter = ItemCounter("encode", codes_to_encode(dataset), on_phase)
     t0 = time.perf_counter()
-    codes = encode_splits(method, dataset, options, progress=counter.add)
-    timings["encode_s"] = time.perf_counter() - t0
+    kept = selector.kept_codes() if selector is not None else None
+    if kept is None:
+        codes = encode_splits(method, dataset, options, progress=counter.add)
+        timings["encode_s"] = time.perf_counter() - t0
+    else:  # the snapshot the released code keeps, encoded when it was scored
+        codes, timings["encode_s"] = kept
     encoded = sum(len(c) for c in codes.values())
 
     profile: dict = {}
@@ -283,6 +313,8 @@ def _train_encode_evaluate(
 
     if monitor.curve:  # a trial's intermediate validation scores (pruning studies)
         results["validation_curve"] = monitor.curve
+    if selector is not None:
+        results["released_selection"] = selector.as_dict()
     results["scoring"] = metrics.SCORING  # how the scores were computed (runner/rescore.py)
     record = _record(plan, dataset, results, timings, profile, options)
     arrays = {f"codes.{key}": value for key, value in packed.items()}

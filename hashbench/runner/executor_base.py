@@ -53,6 +53,7 @@ class RunTask:
     gpus: float = 0.0
     holdout: Any = None  # a tuning trial's Holdout: the worker carves the validation split
     pruning: Any = None  # a tuning trial's PruningRule
+    protocol: str = "default"  # the plan's; "as-released" changes how the run selects its model
 
     @classmethod
     def from_plan(
@@ -77,6 +78,7 @@ class RunTask:
             gpus=1.0 if on_gpu else 0.0,
             holdout=dataset.meta.get("holdout"),
             pruning=plan.pruning,
+            protocol=plan.protocol,
         )
 
 

@@ -18,7 +18,7 @@ from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.lease import LEASE_S, LeaseKeeper
 from hashbench.runner.progress import Step
 from hashbench.runner.resume import claim_about
-from hashbench.runner.spec import RunSpec
+from hashbench.runner.spec import RunSpec, parse_protocol, resolve_params
 from hashbench.store import ClaimOwner, ResultStore, RunRecord
 
 
@@ -35,6 +35,7 @@ class GridSpec:
     scale: float = 1.0
     cache_dir: Path | None = None
     dataset_options: Mapping[str, Any] = field(default_factory=dict)  # more DatasetOptions
+    protocol: str = "default"  # or "as-released": the released code's model selection
 
     def expand(self) -> list[RunSpec]:
         return [
@@ -106,9 +107,48 @@ def plan_grid(
                 dataset,
                 dataset_label=dataset_label(spec.dataset, grid.scale),
                 origin=registry.origin("method", spec.method),
+                protocol=grid.protocol,
             )
         )
     return plans
+
+
+def check_protocol(grid: GridSpec, registry: Registry) -> None:
+    """Refuse, before any data loads, a protocol the grid's methods or datasets cannot run:
+    as-released needs a method's `released_selection` and a cross-modal dataset."""
+    parse_protocol(grid.protocol)
+    if grid.protocol != "as-released":
+        return
+    missing = [m for m in grid.methods if registry.method(m).released_selection is None]
+    if missing:
+        declared = [n for n in registry.list_methods() if registry.method(n).released_selection]
+        raise InputError(
+            f"--protocol as-released: {', '.join(missing)} "
+            f"{'declares' if len(missing) == 1 else 'declare'} no released selection; "
+            f"methods that do: {', '.join(declared) or '(none)'}"
+        )
+    for name in grid.datasets:
+        task = registry.dataset(name).task
+        if task != "cross-modal":
+            raise InputError(
+                f"--protocol as-released: dataset '{name}' is {task}; the released selections "
+                "score cross-modal retrieval (I2T and T2I) only"
+            )
+
+
+def check_params(grid: GridSpec, registry: Registry) -> None:
+    """Refuse, before any data or encoder loads, a --param that no cell of the grid accepts
+    (unknown name, wrong type, out of range), with the message planning would give. A dataset's
+    protocol (its declared one, the same before loading) only changes default values, but
+    those type a value: each override is resolved exactly as each cell will resolve it."""
+    for method, overrides in grid.overrides.items():
+        if not overrides:
+            continue
+        method_cls = registry.method(method)
+        protocols = dict.fromkeys(registry.dataset(d).protocol for d in grid.datasets)
+        for protocol in protocols:
+            for budget in grid.budgets:
+                resolve_params(method_cls, protocol, budget, overrides)
 
 
 def failed_record(plan: PlannedRun, dataset: CrossModalDataset) -> RunRecord:
@@ -136,6 +176,7 @@ def grid_status(
     grid: GridSpec, registry: Registry, store: ResultStore
 ) -> list[tuple[PlannedRun, str]]:
     """Every run of the grid with its status in the store: done, failed or pending."""
+    check_params(grid, registry)  # a bad --param fails before any dataset loads
     loaded, _ = load_datasets(grid, registry)
     plans = plan_grid(grid, registry, loaded)
     stored = store.statuses([p.run_id for p in plans])
@@ -180,6 +221,8 @@ def run_grid(
     observer = observer or GridObserver()
     for name in grid.methods:
         registry.method(name)  # unknown names fail before any data is loaded
+    check_protocol(grid, registry)
+    check_params(grid, registry)
     loaded, dataset_options = load_datasets(grid, registry, observer)
     plans = plan_grid(grid, registry, loaded)
     observer.grid_started(len(plans))

@@ -76,7 +76,7 @@ def per_query_scores(
     """
     arrays = store.load_arrays(record)
     found = _stored(arrays, record, metric)
-    tasks = [task for task in record.metrics if isinstance(record.metrics[task], dict)]
+    tasks = list(record.task_metrics())
     if all(task in found for task in tasks) or not recompute_missing:
         return found
     return {

@@ -30,7 +30,7 @@ SCORING_KEY = "scoring"
 
 def scored_tasks(record: RunRecord) -> list[str]:
     """The tasks a run holds scores for (a pruned tuning trial has none)."""
-    return [t for t, v in record.metrics.items() if isinstance(v, dict) and "curves" in v]
+    return [t for t, v in record.task_metrics().items() if "curves" in v]
 
 
 def is_stale(record: RunRecord) -> bool:

@@ -48,7 +48,8 @@ def run_command(about: Mapping[str, Any]) -> str | None:
     that do not change the run (data root, device, executor) are not known here."""
     protocol = about.get("protocol", "default")
     needed = ("method", "dataset", "bits", "seed", "budget")
-    if any(about.get(key) is None for key in needed) or protocol not in ("default", "tuned"):
+    resumable = ("default", "tuned", "as-released")
+    if any(about.get(key) is None for key in needed) or protocol not in resumable:
         return None
     args = [
         "hashbench", "run",
@@ -68,4 +69,6 @@ def run_command(about: Mapping[str, Any]) -> str | None:
         for name, value in sorted(overrides.items()):
             shown = value if isinstance(value, str) else json.dumps(value)
             args += ["--param", f"{about['method']}.{name}={shown}"]
+    if protocol == "as-released":
+        args += ["--protocol", protocol]
     return shlex.join(args)

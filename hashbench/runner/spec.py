@@ -82,6 +82,16 @@ def parse_budgets(values: list[str]) -> list[str]:
     return list(dict.fromkeys(budgets))
 
 
+# what `hashbench run --protocol` accepts ("tuned" and "trial" runs come from `hashbench tune`)
+RUN_PROTOCOLS = ("default", "as-released")
+
+
+def parse_protocol(protocol: str) -> str:
+    if protocol not in RUN_PROTOCOLS:
+        raise InputError(f"--protocol '{protocol}' is not one of {', '.join(RUN_PROTOCOLS)}")
+    return protocol
+
+
 def parse_param_overrides(
     items: Iterable[str], methods: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
@@ -154,9 +164,20 @@ def complete_params(
     return dict(done)
 
 
-def run_id(spec: RunSpec, params: Mapping[str, Any], dataset_fingerprint: str) -> str:
-    """Content address of a run: same inputs, same id, on any machine."""
-    payload = {
+def run_id(
+    spec: RunSpec,
+    params: Mapping[str, Any],
+    dataset_fingerprint: str,
+    protocol: str = "default",
+    selection: Mapping[str, Any] | None = None,
+) -> str:
+    """Content address of a run: same inputs, same id, on any machine.
+
+    A run of another protocol than "default" (`--protocol as-released`, with the declared
+    selection that decides its result) adds them to the payload; a default run's id is the one
+    it always had.
+    """
+    payload: dict[str, Any] = {
         "method": spec.method,
         "params": params,
         "dataset_fingerprint": dataset_fingerprint,
@@ -164,5 +185,9 @@ def run_id(spec: RunSpec, params: Mapping[str, Any], dataset_fingerprint: str) -
         "seed": spec.seed,
         "budget": spec.budget,
     }
+    if protocol != "default":
+        payload["protocol"] = protocol
+        if selection is not None:
+            payload["selection"] = dict(selection)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -93,11 +93,23 @@ class RunRecord:
     codes_path: str = ""
     created_at: str = ""
     error: str = ""  # traceback of a failed run
-    protocol: str = "default"  # "default", "tuned" or "trial"
+    protocol: str = "default"  # "default", "tuned", "trial" or "as-released"
     tuning: dict[str, Any] = field(default_factory=dict)  # study, trials, validation score
     codes_digest: dict[str, Any] = field(default_factory=dict)  # set when the codes are saved
     row_digest: str = ""  # set when the row is saved: SHA-256 of the row's other values
 
+    def task_metrics(self) -> dict[str, dict[str, Any]]:
+        """The per-task entries of `metrics` ("i2t", "t2i", "unimodal"): every dict entry but
+        the run-level ones (`RUN_LEVEL_METRICS`, e.g. an as-released run's selection)."""
+        return {
+            task: values
+            for task, values in self.metrics.items()
+            if isinstance(values, dict) and task not in RUN_LEVEL_METRICS
+        }
+
+
+# Dict entries of `RunRecord.metrics` that describe the run, not a retrieval task.
+RUN_LEVEL_METRICS = ("released_selection",)
 
 JSON_FIELDS = ("params", "metrics", "timings", "provenance", "profile", "tuning", "codes_digest")
 COLUMNS = (

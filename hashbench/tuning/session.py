@@ -9,8 +9,11 @@ its `tuning` field). A method with no search space gets its default row and a no
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -21,8 +24,15 @@ from hashbench.errors import InputError
 from hashbench.executors import Executor, ExecutorSettings, InProcessExecutor
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions
-from hashbench.runner.grid import GridObserver, GridSpec, load_datasets, plan_grid, run_plans
-from hashbench.store import ResultStore, RunRecord
+from hashbench.runner.grid import (
+    GridObserver,
+    GridSpec,
+    check_params,
+    load_datasets,
+    plan_grid,
+    run_plans,
+)
+from hashbench.store import ResultStore, RunRecord, default_store_path
 from hashbench.tuning import settings as ts
 from hashbench.tuning.study import Study, TrialResult, replay, wait_and_run
 
@@ -144,6 +154,7 @@ def tune_grid(
     executor = executor or InProcessExecutor(ExecutorSettings())
     for name in grid.methods:
         registry.method(name)
+    check_params(grid, registry)  # a bad --param fails before any dataset loads
     loaded, dataset_options = load_datasets(grid, registry, observer)
     bases = plan_grid(grid, registry, loaded)
     studies = {b.run_id: make_study(b, loaded[b.spec.dataset], settings) for b in bases}
@@ -217,6 +228,7 @@ def run_tuned_grid(
     """
     for name in grid.methods:
         registry.method(name)
+    check_params(grid, registry)
     observer = run_kwargs.get("observer") or GridObserver()
     loaded, dataset_options = load_datasets(grid, registry, observer)
     plans = []
@@ -226,14 +238,31 @@ def run_tuned_grid(
             s = base.spec
             raise InputError(
                 f"--tuned: no tuning study of {s.method} on {base.dataset_label} at {s.bits} "
-                f"bits ({s.budget} budget) in {store.path}; run `hashbench tune --methods "
-                f"{s.method} --dataset {s.dataset} --bits {s.bits} --budget {s.budget}"
-                + (f" --scale {grid.scale:g}" if grid.scale != 1.0 else "")
-                + "` first"
+                f"bits ({s.budget} budget) in {store.path}; run `{tune_hint(base, grid, store)}`"
+                " first"
             )
         plans.append(tuned_plan(base, loaded[base.spec.dataset], tuning))
     observer.grid_started(len(plans))
     return run_plans(plans, loaded, dataset_options, registry, store, options, **run_kwargs)
+
+
+def tune_hint(base: PlannedRun, grid: GridSpec, store: ResultStore) -> str:
+    """The `hashbench tune` command whose study `run --tuned` would find for `base`'s cell: its
+    cell, scale and --param values, and the data root and store where they are not the
+    defaults (an encoder and other data options are for the user to add)."""
+    s = base.spec
+    args = ["hashbench", "tune", "--methods", s.method, "--dataset", s.dataset]
+    args += ["--bits", str(s.bits), "--budget", s.budget]
+    if grid.scale != 1.0:
+        args += ["--scale", f"{grid.scale:g}"]
+    for name, value in sorted(s.overrides.items()):
+        shown = value if isinstance(value, str) else json.dumps(value)
+        args += ["--param", f"{s.method}.{name}={shown}"]
+    if grid.dataset_options.get("data_root") is not None:
+        args += ["--data-root", str(grid.dataset_options["data_root"])]
+    if Path(store.path).resolve() != default_store_path().resolve():
+        args += ["--store", str(store.path)]
+    return shlex.join(args)
 
 
 def stored_tuning(store: ResultStore, base: PlannedRun) -> dict[str, Any] | None:

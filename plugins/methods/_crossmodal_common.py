@@ -1,24 +1,29 @@
-"""Pieces shared by the deep cross-modal hashing plugins (ucmfh, cirh-like, ddss-like).
+"""Pieces shared by the deep cross-modal hashing plugins (ucmfh, cirh-like, ddss-like, spikehash,
+djsrh, jdsh, dgcpn, ucch); the blocks of the pair-fused ones are in `_pair_fusion`.
 
 - `nt_xent`: the NT-Xent (SimCLR) loss between two views, in the form of UCMFH's reference code.
+- `relation_mse`: MSE of the image-image, text-text and image-text similarity matrices of a
+  batch against one target relation (DDSS-like's semantic loss, SpikeHash's SRAL).
 - `FusionTransformer`: UCMFH's fusion encoder (a stock `nn.TransformerEncoder`) with a fast path
   for the length-1 sequences it is trained and evaluated on.
 - `HashHead`: UCMFH's per-modality hash function.
-- `batch_indices`, `LossLog`: the per-iteration training loop's plumbing (index tensors on the
-  method's device; losses accumulated on the device, read back once after training).
+- `batch_indices`, `LossLog`, `planned_epochs`, `run_epochs`: the per-iteration training loop's
+  plumbing (index tensors on the method's device; losses accumulated on the device, read back
+  once after training; progress and a tuning trial's pruning through `epoch_end` every epoch).
+- `training_features`: the training split's image and text features on the method's device.
 - `to_codes`: sign with sign(0) = +1, as int8.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hashbench import MethodContext
+from hashbench import Method, MethodContext, TrainData
 from hashbench.profile import count_parameters
 
 MODALITIES = ("image", "text")
@@ -50,6 +55,12 @@ def cosine_matrix(a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tenso
     """Pairwise cosine similarities of the rows of `a` (and `b`)."""
     a = F.normalize(a, dim=1)
     return a @ (a if b is None else F.normalize(b, dim=1)).T
+
+
+def relation_mse(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE(a a^T, S) + MSE(b b^T, S) + MSE(a b^T, S): a batch's image-image, text-text and
+    image-text similarities (rows of `a` and `b`, as given) against the target relation S."""
+    return F.mse_loss(a @ a.T, target) + F.mse_loss(b @ b.T, target) + F.mse_loss(a @ b.T, target)
 
 
 def to_codes(h: torch.Tensor) -> torch.Tensor:
@@ -91,6 +102,14 @@ def pair_inputs(
             "in inputs"
         )
     return {modality: x, other: partner}
+
+
+def training_features(
+    train: TrainData, device: torch.device, method: str
+) -> dict[str, torch.Tensor]:
+    """{"image": ..., "text": ...}: the training features as float32 on `device`."""
+    check_modalities(train.features, method)
+    return {m: train.features[m].to(device, torch.float32) for m in MODALITIES}
 
 
 def feature_dims(context: MethodContext, method: str) -> dict[str, int]:
@@ -140,6 +159,18 @@ def epochs_to_run(
     return max(int(epochs), -(-int(min_iterations) // per_epoch))
 
 
+def planned_epochs(params: Mapping, n: int, *, drop_last: bool) -> int:
+    """`epochs_to_run` for n training items with a method's `batch_size`, `epochs` and
+    `min_iterations` params."""
+    return epochs_to_run(
+        n,
+        int(params["batch_size"]),
+        drop_last=drop_last,
+        epochs=int(params["epochs"]),
+        min_iterations=int(params["min_iterations"]),
+    )
+
+
 class LossLog:
     """Per-epoch sums of named losses, kept on the device (no host sync inside the loop)."""
 
@@ -161,6 +192,32 @@ class LossLog:
         """One host transfer, after training: {name: per-epoch sum}."""
         table = self.sums.cpu().tolist()
         return {name: [row[i] for row in table] for i, name in enumerate(self.names)}
+
+
+def run_epochs(
+    method: Method,
+    log: LossLog,
+    n: int,
+    step: Callable[[torch.Tensor], Sequence[torch.Tensor]],
+    *,
+    drop_last: bool,
+    loss: str = "total",
+    before_epoch: Callable[[int], None] | None = None,
+) -> None:
+    """The training loop: for each of the log's epochs, `before_epoch(epoch)` if given (a
+    per-epoch setting such as a learning rate), then the shuffled batches of n items (the
+    method's `batch_size`) each go through `step(idx)`, which updates the model and returns
+    the batch's losses in `log`'s order; then `method.epoch_end` gets the epoch's mean `loss`
+    (progress; a tuning trial's validation and pruning)."""
+    epochs, batch_size = len(log.batches), int(method.params["batch_size"])
+    for epoch in range(epochs):
+        if before_epoch is not None:
+            before_epoch(epoch)
+        for idx in batch_indices(
+            n, batch_size, shuffle=True, drop_last=drop_last, device=method.device
+        ):
+            log.add(epoch, *step(idx))
+        method.epoch_end(epoch, epochs, loss=log.mean(epoch, loss))
 
 
 def _encoder_layer_len1(layer: nn.TransformerEncoderLayer, x: torch.Tensor) -> torch.Tensor:

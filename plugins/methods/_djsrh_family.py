@@ -22,13 +22,13 @@ from hashbench import Method, MethodContext, TrainData
 from ._crossmodal_common import (
     LossLog,
     TwoTowerInference,
-    batch_indices,
-    check_modalities,
     cosine_matrix,
-    epochs_to_run,
     feature_dims,
     parameter_total,
+    planned_epochs,
+    run_epochs,
     to_codes,
+    training_features,
 )
 
 
@@ -144,39 +144,31 @@ class PairHashMethod(Method):
         )
 
     def fit(self, train: TrainData) -> None:
-        check_modalities(train.features, self.info.name)
         p = self.params
-        x_img = train.features["image"].to(self.device, torch.float32)
-        x_txt = train.features["text"].to(self.device, torch.float32)
-        batch_size = int(p["batch_size"])
-        epochs = epochs_to_run(
-            train.size,
-            batch_size,
-            drop_last=True,
-            epochs=int(p["epochs"]),
-            min_iterations=int(p["min_iterations"]),
-        )
+        x = training_features(train, self.device, self.info.name)
+        epochs = planned_epochs(p, train.size, drop_last=True)
         opt_img = self._sgd(self.nets["image"], float(p["lr_image"]))
         opt_txt = self._sgd(self.nets["text"], float(p["lr_text"]))
         log = LossLog(self.loss_names, epochs, self.device)
-        self.nets.train()
-        for epoch in range(epochs):
+
+        def set_alpha(epoch: int) -> None:
             for net in self.nets.values():
                 net.alpha = epoch_alpha(epoch)
-            for idx in batch_indices(
-                train.size, batch_size, shuffle=True, drop_last=True, device=self.device
-            ):
-                f_img, f_txt = x_img[idx], x_txt[idx]
-                with torch.no_grad():
-                    s = self.similarity(f_img, f_txt)
-                losses = self.loss(self.nets["image"](f_img), self.nets["text"](f_txt), s)
-                opt_img.zero_grad(set_to_none=True)
-                opt_txt.zero_grad(set_to_none=True)
-                losses[0].backward()
-                opt_img.step()
-                opt_txt.step()
-                log.add(epoch, *losses)
-            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "total"))
+
+        def step(idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            f_img, f_txt = x["image"][idx], x["text"][idx]
+            with torch.no_grad():
+                s = self.similarity(f_img, f_txt)
+            losses = self.loss(self.nets["image"](f_img), self.nets["text"](f_txt), s)
+            opt_img.zero_grad(set_to_none=True)
+            opt_txt.zero_grad(set_to_none=True)
+            losses[0].backward()
+            opt_img.step()
+            opt_txt.step()
+            return losses
+
+        self.nets.train()
+        run_epochs(self, log, train.size, step, drop_last=True, before_epoch=set_alpha)
         self.nets.eval()
         self.loss_history = log.history()
 

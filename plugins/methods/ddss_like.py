@@ -54,20 +54,23 @@ from hashbench import Method, MethodContext, MethodInfo, TrainData
 
 from . import _ranges
 from ._crossmodal_common import (
-    FusionTransformer,
-    HashHead,
+    MODALITIES,
     LossLog,
-    batch_indices,
-    check_modalities,
-    epochs_to_run,
-    feature_dims,
-    make_adam,
     nt_xent,
-    pair_inputs,
     parameter_total,
+    planned_epochs,
+    relation_mse,
+    run_epochs,
     to_codes,
 )
 from ._djsrh_family import djsrh_joint_semantics  # shared with djsrh
+from ._pair_fusion import (
+    FusedPairInference,
+    PairFusedMethod,
+    TwoRateAdam,
+    hash_heads,
+    pair_fusion,
+)
 
 REFERENCE = (
     "Information Fusion 2025 (DDSS: Dual-Driven Cross-Modal Contrastive Hashing Retrieval "
@@ -102,7 +105,7 @@ class NeighbourhoodGraph(nn.Module):
     aggregate = forward
 
 
-class DDSSInference(nn.Module):
+class DDSSInference(FusedPairInference):
     """The trained inference model for the efficiency profiler: `forward(image, text)` encodes a
     batch of pairs, both modalities, through the STOCK transformer layer (counts comparable with
     published figures), the graph branch (kNN search over the training items included) and the
@@ -110,25 +113,12 @@ class DDSSInference(nn.Module):
     """
 
     def __init__(self, method: DDSSLike) -> None:
-        super().__init__()
-        self.fusion, self.graph_layers = method.fusion, method.graph_layers
-        self.heads, self.graphs = method.heads, method.graphs
-        self.split, self.strict = method.dims["image"], method.strict
-        self.register_buffer("fill_image", method.fill["image"].detach().clone())
-        self.register_buffer("fill_text", method.fill["text"].detach().clone())
+        super().__init__(method.fusion, method.dims["image"], method.fill, method.strict)
+        self.graph_layers, self.graphs = method.graph_layers, method.graphs
+        self.heads = method.heads
 
     def forward(self, image: torch.Tensor, text: torch.Tensor):
-        d, n = self.split, image.shape[0]
-        if self.strict:
-            att_img = self.fusion.forward_stock(
-                torch.cat([image, self.fill_text.expand(n, -1)], 1)
-            )[:, :d]
-            att_txt = self.fusion.forward_stock(
-                torch.cat([self.fill_image.expand(n, -1), text], 1)
-            )[:, d:]
-        else:
-            z = self.fusion.forward_stock(torch.cat([image, text], 1))
-            att_img, att_txt = z[:, :d], z[:, d:]
+        att_img, att_txt = self.fused_halves(image, text)
         out = []
         for modality, x, att in (("image", image, att_img), ("text", text, att_txt)):
             structural = self.graph_layers[modality](self.graphs[modality](x))
@@ -137,7 +127,7 @@ class DDSSInference(nn.Module):
         return tuple(out)
 
 
-class DDSSLike(Method):
+class DDSSLike(PairFusedMethod):
     info = MethodInfo(
         name="ddss-like",
         display_name="DDSS-like (inferred)",
@@ -149,7 +139,6 @@ class DDSSLike(Method):
         spiking=False,
         pair_fused=True,
     )
-    strict = False
 
     default_params: Mapping[str, Any] = {
         "epochs": 100,
@@ -220,28 +209,14 @@ class DDSSLike(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
-        self.dims = feature_dims(context, self.info.name)
-        self.fusion = FusionTransformer(
-            d_model=self.dims["image"] + self.dims["text"],
-            nhead=int(p["nhead"]),
-            dim_feedforward=int(p["dim_feedforward"]),
-            dropout=float(p["dropout"]),
-            num_layers=1,
-        ).to(self.device)
+        self.fusion = pair_fusion(self.dims, p, num_layers=1).to(self.device)
         self.graph_layers = nn.ModuleDict(
-            {m: nn.Linear(self.dims[m], self.dims[m]) for m in ("image", "text")}
+            {m: nn.Linear(self.dims[m], self.dims[m]) for m in MODALITIES}
         ).to(self.device)
-        self.heads = nn.ModuleDict(
-            {
-                m: HashHead(
-                    self.dims[m], int(p["hash_hidden"]), self.bits, float(p["hash_dropout"])
-                )
-                for m in ("image", "text")
-            }
+        self.heads = hash_heads(
+            self.dims, int(p["hash_hidden"]), self.bits, float(p["hash_dropout"])
         ).to(self.device)
         self.graphs = nn.ModuleDict()
-        self.fill: dict[str, torch.Tensor] = {}
-        self.loss_history: dict[str, list[float]] = {}
         #: the hash heads' learning rate used at each training iteration (host floats, no sync)
         self.head_lr_history: list[float] = []
 
@@ -253,19 +228,16 @@ class DDSSLike(Method):
     ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """{modality: (branch A, branch B)}; `agg` holds the neighbourhood-averaged features."""
         z = self.fusion(torch.cat([x_img, x_txt], 1))
-        d = self.dims["image"]
-        attention = {"image": z[:, :d], "text": z[:, d:]}
-        return {m: (attention[m], self.graph_layers[m](agg[m])) for m in ("image", "text")}
+        attention = dict(zip(MODALITIES, self.halves(z), strict=True))
+        return {m: (attention[m], self.graph_layers[m](agg[m])) for m in MODALITIES}
 
     @staticmethod
     def _fused(branches: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return F.normalize(branches[0], dim=1) + F.normalize(branches[1], dim=1)
 
     def fit(self, train: TrainData) -> None:
-        check_modalities(train.features, self.info.name)
         p = self.params
-        x = {m: train.features[m].to(self.device, torch.float32) for m in ("image", "text")}
-        self.fill = {m: v.mean(0) for m, v in x.items()}
+        x = self.training_pairs(train)
         k = int(p["graph_k"])
         self.graphs = nn.ModuleDict({m: NeighbourhoodGraph(v, k) for m, v in x.items()})
         agg_all = {m: self.graphs[m].aggregate(v) for m, v in x.items()}  # fixed: computed once
@@ -277,72 +249,41 @@ class DDSSLike(Method):
             float(p["djsrh_eta"]),
             float(p["djsrh_mu"]),
         )
-
-        betas = tuple(float(b) for b in p["adam_betas"])
-        opt_fusion = make_adam(self.fusion.parameters(), float(p["lr_fusion"]), betas)
-        opt_rest = make_adam(
-            list(self.graph_layers.parameters()) + list(self.heads.parameters()),
-            float(p["lr_hash"]),
-            betas,
-        )
-        schedule = torch.optim.lr_scheduler.MultiStepLR(
-            opt_rest, milestones=[int(m) for m in p["lr_milestones"]], gamma=float(p["lr_gamma"])
-        )
+        rest = list(self.graph_layers.parameters()) + list(self.heads.parameters())
+        optimiser = TwoRateAdam(self.fusion.parameters(), rest, p)
         tau = float(p["temperature"])
         w_inter, w_intra = float(p["inter_loss_weight"]), float(p["intra_loss_weight"])
         w_sem, w_hash = float(p["semantic_loss_weight"]), float(p["hash_loss_weight"])
-        batch_size, drop_last = int(p["batch_size"]), bool(p["drop_last"])
-        epochs = epochs_to_run(
-            train.size,
-            batch_size,
-            drop_last=drop_last,
-            epochs=int(p["epochs"]),
-            min_iterations=int(p["min_iterations"]),
-        )
+        drop_last = bool(p["drop_last"])
+        epochs = planned_epochs(p, train.size, drop_last=drop_last)
         log = LossLog(("inter", "intra", "semantic", "hash", "total"), epochs, self.device)
 
-        for module in (self.fusion, self.graph_layers, self.heads):
-            module.train()
-        lrs: list[float] = []
-        for epoch in range(epochs):
-            for idx in batch_indices(
-                train.size, batch_size, shuffle=True, drop_last=drop_last, device=self.device
-            ):
-                branches = self._branches(
-                    x["image"][idx], x["text"][idx], {m: a[idx] for m, a in agg_all.items()}
-                )
-                fused = {m: self._fused(b) for m, b in branches.items()}
-                h_img = self.heads["image"](fused["image"])
-                h_txt = self.heads["text"](fused["text"])
-                s = semantics[idx][:, idx]
-                loss_inter = nt_xent(fused["image"], fused["text"], tau)
-                loss_intra = sum(nt_xent(a, b, tau) for a, b in branches.values())
-                loss_sem = (
-                    F.mse_loss(h_img @ h_img.T, s)
-                    + F.mse_loss(h_txt @ h_txt.T, s)
-                    + F.mse_loss(h_img @ h_txt.T, s)
-                )
-                loss_hash = nt_xent(h_img, h_txt, tau)
-                loss = (
-                    w_inter * loss_inter
-                    + w_intra * loss_intra
-                    + w_sem * loss_sem
-                    + w_hash * loss_hash
-                )
-                opt_fusion.zero_grad(set_to_none=True)
-                opt_rest.zero_grad(set_to_none=True)
-                loss.backward()
-                opt_fusion.step()
-                opt_rest.step()
-                lrs.append(opt_rest.param_groups[0]["lr"])
-                schedule.step()
-                log.add(epoch, loss_inter, loss_intra, loss_sem, loss_hash, loss)
-            # progress; a tuning trial's validation / pruning
-            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "total"))
-        for module in (self.fusion, self.graph_layers, self.heads):
-            module.eval()
+        def step(idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            branches = self._branches(
+                x["image"][idx], x["text"][idx], {m: a[idx] for m, a in agg_all.items()}
+            )
+            fused = {m: self._fused(b) for m, b in branches.items()}
+            h_img = self.heads["image"](fused["image"])
+            h_txt = self.heads["text"](fused["text"])
+            loss_inter = nt_xent(fused["image"], fused["text"], tau)
+            loss_intra = sum(nt_xent(a, b, tau) for a, b in branches.values())
+            loss_sem = relation_mse(h_img, h_txt, semantics[idx][:, idx])
+            loss_hash = nt_xent(h_img, h_txt, tau)
+            loss = (
+                w_inter * loss_inter + w_intra * loss_intra + w_sem * loss_sem + w_hash * loss_hash
+            )
+            optimiser.step(loss)
+            return loss_inter, loss_intra, loss_sem, loss_hash, loss
+
+        self._train_mode(True)
+        run_epochs(self, log, train.size, step, drop_last=drop_last)
+        self._train_mode(False)
         self.loss_history = log.history()
-        self.head_lr_history = lrs
+        self.head_lr_history = optimiser.lrs
+
+    def _train_mode(self, training: bool) -> None:
+        for module in (self.fusion, self.graph_layers, self.heads):
+            module.train(training)
 
     def inference_model(self) -> nn.Module:
         if not self.graphs:
@@ -352,19 +293,10 @@ class DDSSLike(Method):
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         if not self.graphs:
             raise RuntimeError("encode called before fit")
-        for module in (self.fusion, self.graph_layers, self.heads):
-            module.eval()
-        pair = pair_inputs(
-            modality,
-            inputs,
-            fill=self.fill if self.strict else None,
-            device=self.device,
-            method=self.info.name,
-        )
-        z = self.fusion(torch.cat([pair["image"], pair["text"]], 1))
-        d = self.dims["image"]
-        attention = z[:, :d] if modality == "image" else z[:, d:]
-        return self._codes(modality, pair[modality], attention)
+        self._train_mode(False)
+        pair = self.pair(modality, inputs)
+        z_img, z_txt = self.halves(self.fusion(torch.cat([pair["image"], pair["text"]], 1)))
+        return self._codes(modality, pair[modality], z_img if modality == "image" else z_txt)
 
     def _codes(self, modality: str, x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         structural = self.graph_layers[modality](self.graphs[modality].aggregate(x))
@@ -377,13 +309,10 @@ class DDSSLike(Method):
             return None
         if not self.graphs:
             raise RuntimeError("encode called before fit")
-        for module in (self.fusion, self.graph_layers, self.heads):
-            module.eval()
-        x = {m: inputs[m].to(self.device, torch.float32) for m in ("image", "text")}
-        z = self.fusion(torch.cat([x["image"], x["text"]], 1))
-        d = self.dims["image"]
-        halves = {"image": z[:, :d], "text": z[:, d:]}
-        return {m: self._codes(m, x[m], halves[m]) for m in ("image", "text")}
+        self._train_mode(False)
+        x = {m: inputs[m].to(self.device, torch.float32) for m in MODALITIES}
+        halves = self.halves(self.fusion(torch.cat([x["image"], x["text"]], 1)))
+        return {m: self._codes(m, x[m], h) for m, h in zip(MODALITIES, halves, strict=True)}
 
 
 class DDSSLikeStrict(DDSSLike):

@@ -15,7 +15,9 @@ Faithful:
 - SGD, momentum 0.9, weight decay 5e-4; lr 0.001 (image) and 0.01 (text); batch 32, shuffled,
   last incomplete batch dropped; 80 epochs (MIRFlickr and NUS-WIDE); the model after the last
   epoch is the one kept (the released code saves it then; its evaluations every 40 epochs only
-  log). The released seed (1) is not copied: the harness seeds every run.
+  log). The released seed (1) is not copied: the harness seeds every run. `hashbench run
+  --protocol as-released` reproduces that selection (the evaluations are scored by the harness
+  and logged in the record; the last model is kept, so its codes are the default run's).
 
 Adapted, and why:
 - CLIP features, as UCMFH's paper ran DJSRH (its Tables 4-5). The released image network is
@@ -74,6 +76,18 @@ class DJSRH(PairHashMethod):
         spiking=False,
     )
     loss_names = ("total", "image_image", "image_text", "text_text")
+
+    # The released code's model selection (`hashbench run --protocol as-released`).
+    released_selection = hashbench.ReleasedSelection(
+        source="zs-zhong/DJSRH @6041c2d train.py main(), settings.py",
+        split="test",
+        every=40,
+        released_epochs=80,
+        metric="map@50",
+        keeps="last",
+        note="mAP@50 of the test queries every 40 of 80 epochs, only logged; the last epoch is "
+        "kept",
+    )
 
     default_params: Mapping[str, Any] = {
         "epochs": 80,

@@ -31,7 +31,9 @@ Adapted, and why:
 
 Released protocol quirks not reproduced (the harness owns the protocol): the released script
 evaluates mAP@50 on the test queries every 40 epochs and reports the BEST of those evaluations
-("Best MAP"); the harness keeps the model after the last epoch and scores it once. As released
+("Best MAP"); the harness keeps the model after the last epoch and scores it once.
+`hashbench run --protocol as-released` reproduces the released selection in the harness (stored
+apart, never as a fair row). As released
 the evaluation step raises (the text net returns one value where three are unpacked) and the
 test-only mode never loads the weights; neither affects training.
 """
@@ -114,6 +116,18 @@ class JDSH(PairHashMethod):
         spiking=False,
     )
     loss_names = ("total", "intra", "cross", "agreement")
+
+    # The released code's model selection (`hashbench run --protocol as-released`).
+    released_selection = hashbench.ReleasedSelection(
+        source="KaiserLew/JDSH @caa8224 main.py, JDSH.py eval(), config/*.json",
+        split="test",
+        every=40,
+        released_epochs=300,
+        metric="map@50",
+        keeps="best",
+        note="mAP@50 of the test queries every 40 of 300 epochs (the last is never scored); "
+        "the best I2T+T2I is reported",
+    )
 
     default_params: Mapping[str, Any] = {
         "epochs": 300,

@@ -97,13 +97,22 @@ from ._crossmodal_common import (
     MODALITIES,
     LossLog,
     batch_indices,
-    check_modalities,
-    epochs_to_run,
-    feature_dims,
     nt_xent,
-    pair_inputs,
     parameter_total,
+    planned_epochs,
+    relation_mse,
+    run_epochs,
 )
+from ._pair_fusion import PairFusedMethod, PartnerFill
+from ._spikehash_blocks import SpikeHashNet, default_time_steps, readout_bits
+
+__all__ = [
+    "SpikeHash",
+    "SpikeHashStrict",
+    "SpikeHashInference",
+    "default_time_steps",
+    "readout_bits",
+]
 
 REFERENCE = (
     "Zhang, Zhao, Nie, Wang, 2026 (SpikeHash: Learning Binary Codes with Spiking Neural "
@@ -111,140 +120,7 @@ REFERENCE = (
 )
 
 
-def default_time_steps(bits: int) -> int:
-    """The paper's table: T = 8 at 16 bits (T = 2 collapses there), T = 4 at 32/64/128 bits."""
-    return 8 if bits <= 16 else 4
-
-
-def readout_bits(
-    pos_counts: torch.Tensor,
-    neg_counts: torch.Tensor,
-    pos_input: torch.Tensor,
-    neg_input: torch.Tensor,
-) -> torch.Tensor:
-    """Positive-negative readout with the deterministic tie rule, as int8 -1/+1.
-
-    bit = sign(pos_counts - neg_counts); where the counts are equal, sign(pos_input -
-    neg_input) (the channels' synaptic input integrated over the T steps); where that is 0 too,
-    +1.
-    """
-    diff = pos_counts - neg_counts
-    tie_break = torch.where(pos_input >= neg_input, 1, -1)
-    return torch.where(diff > 0, 1, torch.where(diff < 0, -1, tie_break)).to(torch.int8)
-
-
-def _plif(params: Mapping[str, Any], threshold: float | None = None) -> nn.Module:
-    from spikingjelly.activation_based import neuron, surrogate
-
-    return neuron.ParametricLIFNode(
-        init_tau=float(params["init_tau"]),
-        v_threshold=float(params["v_threshold"] if threshold is None else threshold),
-        surrogate_function=surrogate.ATan(alpha=float(params["surrogate_alpha"])),
-        detach_reset=True,
-        step_mode="m",
-    )
-
-
-def _bn(features: int) -> nn.BatchNorm1d:
-    """Batch norm whose running statistics are the cumulative average over all training
-    batches (momentum None): exact after any number of iterations, so short trainings do not
-    evaluate with statistics still close to their initial values."""
-    return nn.BatchNorm1d(features, momentum=None)
-
-
-def _seq_bn(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-    """BatchNorm1d over (T, N, C): statistics over time steps and items."""
-    return bn(x.flatten(0, 1)).view_as(x)
-
-
-class SpikeHashNet(nn.Module):
-    """The inferred SpikeHash network (see the module docstring).
-
-    `forward(image, text, read=("image", "text"))` simulates T steps from a reset state and
-    returns, per read modality, (pos_counts, neg_counts, pos_input, neg_input), each (N, bits).
-    `rates` (after a training-mode forward) holds each population's mean firing rate, as graph
-    tensors for the activity regulariser.
-    """
-
-    def __init__(
-        self,
-        dims: Mapping[str, int],
-        hidden: int,
-        bits: int,
-        time_steps: int,
-        params: Mapping[str, Any],
-    ) -> None:
-        super().__init__()
-        self.bits, self.time_steps, self.hidden = bits, time_steps, hidden
-        h = hidden
-        self.encode_fc = nn.ModuleDict({m: nn.Linear(dims[m], h) for m in MODALITIES})
-        self.encode_bn = nn.ModuleDict({m: _bn(h) for m in MODALITIES})
-        self.encode_lif = nn.ModuleDict({m: _plif(params) for m in MODALITIES})
-        # SSHSE: shared hash state driven by both modalities' spikes, fed back to both.
-        self.state_fc = nn.Linear(2 * h, h)
-        self.state_bn = _bn(h)
-        self.state_lif = _plif(params)
-        self.feedback_fc = nn.ModuleDict({m: nn.Linear(h, h) for m in MODALITIES})
-        self.feedback_bn = nn.ModuleDict({m: _bn(h) for m in MODALITIES})
-        # CMSGI: gate of a modality's channels from the other modality's spikes.
-        # "image": text -> image gate; "text": image -> text gate
-        self.gate_fc = nn.ModuleDict({m: nn.Linear(h, h) for m in MODALITIES})
-        self.modal_lif = nn.ModuleDict({m: _plif(params) for m in MODALITIES})
-        # Positive-negative readout, shared by both modalities.
-        self.readout_fc = nn.Linear(h, 2 * bits)
-        self.readout_bn = _bn(2 * bits)
-        self.readout_lif = _plif(params, float(params["readout_threshold"]))
-        self.rates: dict[str, torch.Tensor] = {}
-
-    def reset_state(self) -> None:
-        from spikingjelly.activation_based import functional
-
-        functional.reset_net(self)
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor, read: tuple[str, ...] = MODALITIES):
-        self.reset_state()  # every forward simulates independent items from rest
-        t = self.time_steps
-        # L2-normalised, scaled to unit mean square per dimension (currents of order 1 from
-        # the first step on, whatever the feature dimension)
-        x = {
-            m: F.normalize(v, dim=1) * v.shape[1] ** 0.5
-            for m, v in (("image", image), ("text", text))
-        }
-        current, spikes = {}, {}
-        for m in MODALITIES:
-            current[m] = self.encode_bn[m](self.encode_fc[m](x[m]))  # (N, H), same every step
-            spikes[m] = self.encode_lif[m](current[m].unsqueeze(0).expand(t, -1, -1))
-        state = self.state_lif(
-            _seq_bn(self.state_bn, self.state_fc(torch.cat([spikes["image"], spikes["text"]], -1)))
-        )
-        other = {"image": "text", "text": "image"}
-        modal = {}
-        for m in read:
-            feedback = _seq_bn(self.feedback_bn[m], self.feedback_fc[m](state))
-            gate = 2 * torch.sigmoid(self.gate_fc[m](spikes[other[m]]))
-            modal[m] = self.modal_lif[m]((current[m].unsqueeze(0) + feedback) * gate)
-        # one readout call over the read modalities stacked along the batch (shared weights,
-        # one neuron state per item)
-        z = torch.cat([modal[m] for m in read], 1)
-        syn = _seq_bn(self.readout_bn, self.readout_fc(z))  # (T, kN, 2 bits)
-        out = self.readout_lif(syn)
-        counts, inputs = out.sum(0), syn.sum(0)
-        b, n = self.bits, image.shape[0]
-        if self.training:
-            self.rates = {
-                "encode": torch.stack([spikes[m].mean() for m in MODALITIES]).mean(),
-                "state": state.mean(),
-                "modal": torch.stack([modal[m].mean() for m in read]).mean(),
-                "readout": out.mean(),
-            }
-        result = {}
-        for k, m in enumerate(read):
-            rows = slice(k * n, (k + 1) * n)
-            result[m] = (counts[rows, :b], counts[rows, b:], inputs[rows, :b], inputs[rows, b:])
-        return result
-
-
-class SpikeHashInference(nn.Module):
+class SpikeHashInference(PartnerFill):
     """The inference model for the profiler: `forward(image, text)` encodes a batch of pairs.
 
     Pair-fused: one pass with both features, both modalities read out. Strict: the image code's
@@ -253,12 +129,8 @@ class SpikeHashInference(nn.Module):
     """
 
     def __init__(self, net: SpikeHashNet, fill: dict[str, torch.Tensor] | None) -> None:
-        super().__init__()
+        super().__init__(fill, strict=fill is not None)
         self.net = net
-        self.strict = fill is not None
-        if fill is not None:
-            self.register_buffer("fill_image", fill["image"].detach().clone())
-            self.register_buffer("fill_text", fill["text"].detach().clone())
 
     def forward(self, image: torch.Tensor, text: torch.Tensor):
         if not self.strict:
@@ -269,7 +141,7 @@ class SpikeHashInference(nn.Module):
         return out
 
 
-class SpikeHash(Method):
+class SpikeHash(PairFusedMethod):
     info = MethodInfo(
         name="spikehash",
         display_name="SpikeHash",
@@ -281,8 +153,6 @@ class SpikeHash(Method):
         spiking=True,
         pair_fused=True,
     )
-    #: True: encode a modality without its partner (the partner = mean training feature).
-    strict = False
 
     default_params: Mapping[str, Any] = {
         "epochs": 100,
@@ -343,7 +213,6 @@ class SpikeHash(Method):
     def __init__(self, context: MethodContext) -> None:
         super().__init__(context)
         p = self.params
-        self.dims = feature_dims(context, self.info.name)
         steps = p["time_steps"]
         self.time_steps = default_time_steps(self.bits) if steps is None else int(steps)
         if self.time_steps < 1:
@@ -351,8 +220,6 @@ class SpikeHash(Method):
         self.net = SpikeHashNet(self.dims, int(p["hidden"]), self.bits, self.time_steps, p).to(
             self.device
         )
-        self.fill: dict[str, torch.Tensor] = {}
-        self.loss_history: dict[str, list[float]] = {}
 
     def num_parameters(self) -> int:
         return parameter_total(self.net)
@@ -379,11 +246,7 @@ class SpikeHash(Method):
             ct = F.normalize(x_txt - self.center["text"], dim=1)
             target = 0.5 * (ci @ ci.T + ct @ ct.T)
         zi, zt = F.normalize(s["image"], dim=1), F.normalize(s["text"], dim=1)
-        sral = (
-            F.mse_loss(zi @ zi.T, target)
-            + F.mse_loss(zt @ zt.T, target)
-            + F.mse_loss(zi @ zt.T, target)
-        ) / 3
+        sral = relation_mse(zi, zt, target) / 3
         total = (
             float(p["contrastive_weight"]) * contrastive
             + float(p["bar_weight"]) * bar
@@ -392,43 +255,28 @@ class SpikeHash(Method):
         return contrastive, bar, sral, total
 
     def fit(self, train: TrainData) -> None:
-        check_modalities(train.features, self.info.name)
         p = self.params
-        x_img = train.features["image"].to(self.device, torch.float32)
-        x_txt = train.features["text"].to(self.device, torch.float32)
-        # The strict variant's stand-in for an absent partner modality.
-        self.fill = {"image": x_img.mean(0), "text": x_txt.mean(0)}
-        self.center = {
-            "image": F.normalize(x_img, dim=1).mean(0),
-            "text": F.normalize(x_txt, dim=1).mean(0),
-        }
-        batch_size, drop_last = int(p["batch_size"]), bool(p["drop_last"])
-        n = train.size
-        epochs = epochs_to_run(
-            n,
-            batch_size,
-            drop_last=drop_last,
-            epochs=int(p["epochs"]),
-            min_iterations=int(p["min_iterations"]),
-        )
+        x = self.training_pairs(train)
+        x_img, x_txt = x["image"], x["text"]
+        self.center = {m: F.normalize(v, dim=1).mean(0) for m, v in x.items()}
+        drop_last, n = bool(p["drop_last"]), train.size
+        epochs = planned_epochs(p, n, drop_last=drop_last)
         opt = torch.optim.Adam(
             self.net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"])
         )
         log = LossLog(("contrastive", "bar", "sral", "total"), epochs, self.device)
+
+        def step(idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            out = self.net(x_img[idx], x_txt[idx])  # resets the state first
+            losses = self._losses(out, x_img[idx], x_txt[idx])
+            opt.zero_grad(set_to_none=True)
+            losses[-1].backward()
+            opt.step()
+            return losses
+
         self.net.train()
-        for epoch in range(epochs):
-            for idx in batch_indices(
-                n, batch_size, shuffle=True, drop_last=drop_last, device=self.device
-            ):
-                out = self.net(x_img[idx], x_txt[idx])  # resets the state first
-                losses = self._losses(out, x_img[idx], x_txt[idx])
-                opt.zero_grad(set_to_none=True)
-                losses[-1].backward()
-                opt.step()
-                log.add(epoch, *losses)
-            # progress; a tuning trial's validation / pruning
-            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "total"))
-        self._recalibrate_batch_norm(x_img[:n], x_txt[:n], batch_size)
+        run_epochs(self, log, n, step, drop_last=drop_last)
+        self._recalibrate_batch_norm(x_img[:n], x_txt[:n], int(p["batch_size"]))
         self.net.eval()
         self.net.reset_state()
         self.loss_history = log.history()
@@ -450,17 +298,11 @@ class SpikeHash(Method):
             self.net(x_img[idx], x_txt[idx])
 
     def _pair(self, modality: str, inputs: Mapping[str, torch.Tensor]):
-        pair = pair_inputs(
-            modality,
-            inputs,
-            fill=self.fill if self.strict else None,
-            device=self.device,
-            method=self.info.name,
-        )
+        pair = self.pair(modality, inputs)
         return pair["image"], pair["text"]
 
     def inference_model(self) -> nn.Module:
-        return SpikeHashInference(self.net, self.fill if self.strict else None)
+        return SpikeHashInference(self.net, self.inference_fill())
 
     @torch.no_grad()
     def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -43,14 +43,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hashbench_plugins.methods._crossmodal_common import epochs_to_run
-from hashbench_plugins.methods.spikinghash import (
-    SpikingHashLayer,
+from hashbench_plugins.methods._spikinghash_blocks import SpikingHashLayer, lif
+from hashbench_plugins.methods._spikinghash_loss import (
     adamw_cosine,
-    and_codes,
-    lif,
     pairwise_loss,
     soft_similarity_rounds,
 )
+from hashbench_plugins.methods._spikinghash_net import and_codes
 from scipy.cluster.vq import kmeans2
 from spikingjelly.activation_based import functional
 from torch import nn

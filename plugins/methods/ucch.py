@@ -40,7 +40,8 @@ Adapted, and why:
   labels, using the first 2,000 RETRIEVAL items as both queries and database, and keeps the
   best epoch's weights. The harness never lets a method see labels or scores: the model after
   the last epoch is evaluated, with the harness's metrics (the released test mAP is over the
-  full ranking by `cdist('hamming')` and drops queries with no relevant item).
+  full ranking by `cdist('hamming')` and drops queries with no relevant item). `hashbench run
+  --protocol as-released` reproduces that selection in the harness (stored apart).
 """
 
 from __future__ import annotations
@@ -60,12 +61,12 @@ from . import _ranges
 from ._crossmodal_common import (
     LossLog,
     TwoTowerInference,
-    batch_indices,
-    check_modalities,
-    epochs_to_run,
     feature_dims,
     parameter_total,
+    planned_epochs,
+    run_epochs,
     to_codes,
+    training_features,
 )
 
 REFERENCE = (
@@ -159,6 +160,20 @@ class UCCH(Method):
         spiking=False,
     )
 
+    # The released code's model selection (`hashbench run --protocol as-released`).
+    released_selection = hashbench.ReleasedSelection(
+        source="penghu-cs/UCCH @0c20e62 UCCH.py main(), test(epoch, is_eval=True)",
+        split="retrieval-head-self",
+        size=2000,
+        every=1,
+        released_epochs=100,
+        metric="map@all",
+        keeps="best",
+        zero_relevant="skip",
+        note="mAP over the full ranking, the first 2,000 retrieval items as queries and "
+        "database, every epoch (queries without a relevant item dropped); best kept",
+    )
+
     default_params: Mapping[str, Any] = {
         "epochs": 20,
         "min_iterations": 0,
@@ -236,18 +251,10 @@ class UCCH(Method):
         return parameter_total(self.nets)
 
     def fit(self, train: TrainData) -> None:
-        check_modalities(train.features, self.info.name)
         p = self.params
-        x_img = train.features["image"].to(self.device, torch.float32)
-        x_txt = train.features["text"].to(self.device, torch.float32)
-        n, batch_size = train.size, int(p["batch_size"])
-        epochs = epochs_to_run(
-            n,
-            batch_size,
-            drop_last=True,
-            epochs=int(p["epochs"]),
-            min_iterations=int(p["min_iterations"]),
-        )
+        x = training_features(train, self.device, self.info.name)
+        x_img, x_txt, n = x["image"], x["text"], train.size
+        epochs = planned_epochs(p, n, drop_last=True)
         params = list(self.nets.parameters())
         opt = torch.optim.Adam(params, lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
         milestones = sorted(int(m) for m in p["lr_milestones"])
@@ -262,26 +269,30 @@ class UCCH(Method):
         alpha, margin, shift = float(p["alpha"]), float(p["margin"]), float(p["shift"])
         clip, warmup = float(p["grad_clip"]), int(p["warmup_epochs"])
         log = LossLog(("contrast", "ranking", "loss"), epochs, self.device)
-        self.nets.train()
-        for epoch in range(epochs):
+        warming_up = True
+
+        def set_epoch(epoch: int) -> None:
+            nonlocal warming_up
             # released: lr_schedu.step(epoch) after each epoch -> epoch e runs at the lr of e - 1
             decays = sum(epoch - 1 >= m for m in milestones) if epoch else 0
             for group in opt.param_groups:
                 group["lr"] = float(p["lr"]) * float(p["lr_gamma"]) ** decays
-            for idx in batch_indices(
-                n, batch_size, shuffle=True, drop_last=True, device=self.device
-            ):
-                img, txt = self.nets["image"](x_img[idx]), self.nets["text"](x_txt[idx])
-                out_i, out_t = memory.scores(img, txt, idx, warmup=epoch < warmup)
-                contrast = nce_loss(out_i) + nce_loss(out_t)
-                ranking = ranking_loss(img, txt, margin, shift)
-                loss = alpha * contrast + (1.0 - alpha) * ranking
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, clip)
-                opt.step()
-                log.add(epoch, contrast, ranking, loss)
-            self.epoch_end(epoch, epochs, loss=log.mean(epoch, "loss"))
+            warming_up = epoch < warmup
+
+        def step(idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            img, txt = self.nets["image"](x_img[idx]), self.nets["text"](x_txt[idx])
+            out_i, out_t = memory.scores(img, txt, idx, warmup=warming_up)
+            contrast = nce_loss(out_i) + nce_loss(out_t)
+            ranking = ranking_loss(img, txt, margin, shift)
+            loss = alpha * contrast + (1.0 - alpha) * ranking
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, clip)
+            opt.step()
+            return contrast, ranking, loss
+
+        self.nets.train()
+        run_epochs(self, log, n, step, drop_last=True, loss="loss", before_epoch=set_epoch)
         self.nets.eval()
         self.loss_history = log.history()
 
