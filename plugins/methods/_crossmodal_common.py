@@ -315,3 +315,19 @@ class TwoTowerInference(nn.Module):
 
     def forward(self, image: torch.Tensor, text: torch.Tensor):
         return self.towers["image"](image), self.towers["text"](text)
+
+
+class TowerCodes:
+    """`encode` and `inference_model` of a method whose `self.nets` holds one network per
+    modality and whose code is the sign of that network's output (DGCPN, UCCH); list it before
+    `Method` among the bases."""
+
+    nets: nn.ModuleDict
+    device: torch.device
+
+    def inference_model(self) -> nn.Module:
+        return TwoTowerInference(self.nets)
+
+    def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        self.nets.eval()
+        return to_codes(self.nets[modality](inputs[modality].to(self.device, torch.float32)))

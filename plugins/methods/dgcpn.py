@@ -63,12 +63,11 @@ from hashbench import Method, MethodContext, MethodInfo, TrainData
 from . import _ranges
 from ._crossmodal_common import (
     LossLog,
-    TwoTowerInference,
+    TowerCodes,
     feature_dims,
     parameter_total,
     planned_epochs,
     run_epochs,
-    to_codes,
     training_features,
 )
 
@@ -138,7 +137,7 @@ def dgcpn_loss(
     return loss_pair + dw * loss_dis + cw * loss_cons
 
 
-class DGCPN(Method):
+class DGCPN(TowerCodes, Method):
     info = MethodInfo(
         name="dgcpn",
         display_name="DGCPN",
@@ -290,13 +289,6 @@ class DGCPN(Method):
         run_epochs(self, log, train.size, step, drop_last=False, loss="loss")
         self.nets.eval()
         self.loss_history = log.history()
-
-    def inference_model(self) -> nn.Module:
-        return TwoTowerInference(self.nets)
-
-    def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        self.nets.eval()
-        return to_codes(self.nets[modality](inputs[modality].to(self.device, torch.float32)))
 
 
 @hashbench.hookimpl

@@ -60,12 +60,11 @@ from hashbench import Method, MethodContext, MethodInfo, TrainData
 from . import _ranges
 from ._crossmodal_common import (
     LossLog,
-    TwoTowerInference,
+    TowerCodes,
     feature_dims,
     parameter_total,
     planned_epochs,
     run_epochs,
-    to_codes,
     training_features,
 )
 
@@ -149,7 +148,7 @@ class BinaryMemory:
         return out_i / self.temperature, out_t / self.temperature
 
 
-class UCCH(Method):
+class UCCH(TowerCodes, Method):
     info = MethodInfo(
         name="ucch",
         display_name="UCCH",
@@ -295,13 +294,6 @@ class UCCH(Method):
         run_epochs(self, log, n, step, drop_last=True, loss="loss", before_epoch=set_epoch)
         self.nets.eval()
         self.loss_history = log.history()
-
-    def inference_model(self) -> nn.Module:
-        return TwoTowerInference(self.nets)
-
-    def encode(self, modality: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        self.nets.eval()
-        return to_codes(self.nets[modality](inputs[modality].to(self.device, torch.float32)))
 
 
 @hashbench.hookimpl
