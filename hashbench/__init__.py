@@ -10,6 +10,9 @@ The public API plugins import:
   `UpToBudget`: a search range up to the budget's value (e.g. epochs).
 - `ReleasedSelection`: how a method's released code selects its model
   (`Method.released_selection`, reproduced by `hashbench run --protocol as-released`).
+- `MetricSpec`, `MetricInputs`: a retrieval metric a plugin adds (`hashbench_register_metrics`)
+  and the task it is computed from (codes, labels, the engine's rankings); docs/plugins.md.
+- `RunStarted`, `SweepFinished`: what the lifecycle hooks receive (`hashbench_run_start`, ...).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import pluggy
 if TYPE_CHECKING:
     from hashbench.data.types import CrossModalDataset, DatasetOptions, DatasetSpec, Split
     from hashbench.encoders import EncoderSpec
+    from hashbench.lifecycle import RunStarted, SweepFinished
     from hashbench.methods import Method, MethodContext, MethodInfo, TrainData
+    from hashbench.metrics.plugin import MetricInputs, MetricSpec
     from hashbench.params import Choice, Float, Int, UpToBudget
     from hashbench.released import ReleasedSelection
 
@@ -43,6 +48,10 @@ _LAZY = {
     "MethodContext": "hashbench.methods",
     "MethodInfo": "hashbench.methods",
     "TrainData": "hashbench.methods",
+    "RunStarted": "hashbench.lifecycle",
+    "SweepFinished": "hashbench.lifecycle",
+    "MetricInputs": "hashbench.metrics.plugin",
+    "MetricSpec": "hashbench.metrics.plugin",
     "Choice": "hashbench.params",
     "Float": "hashbench.params",
     "Int": "hashbench.params",
@@ -63,6 +72,7 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
+
 __all__ = [
     "Choice",
     "Float",
@@ -74,6 +84,10 @@ __all__ = [
     "Method",
     "MethodContext",
     "MethodInfo",
+    "MetricInputs",
+    "MetricSpec",
+    "RunStarted",
+    "SweepFinished",
     "ReleasedSelection",
     "Split",
     "TrainData",

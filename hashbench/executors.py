@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 
 from hashbench.data.types import CrossModalDataset
 from hashbench.errors import HashbenchError, InputError, PluginError
+from hashbench.lifecycle import HookError, RunStarted
 from hashbench.plugins import create_plugin_manager
 from hashbench.registry import Registry
 from hashbench.runner.dataset_guard import DatasetKeeper, Digest, changed_message, content_digest
@@ -120,6 +121,7 @@ def execute_task(
     `run_timeout` where this thread can be interrupted (`hashbench.runner.time_limit`).
     """
     plan = None
+    hook_errors: list[HookError] = []  # plugins' epoch hooks: the scheduler reports them
     try:
         if registry is None:
             registry = Registry.from_plugin_manager(create_plugin_manager(task.block))
@@ -142,11 +144,13 @@ def execute_task(
             protocol=task.protocol,
         )
         digest = digest or content_digest(dataset)
+        run = RunStarted.of(task, task.store)
+        callbacks = {"on_epoch": registry.hooks.epoch_listener(run, hook_errors)}
+        callbacks["plugin_metrics"] = registry.metric_plugins()  # scored like built-ins
+        if on_phase is not None:
+            callbacks["on_phase"] = on_phase
         with time_limit(task.options.run_timeout):
-            if on_phase is None:
-                record, arrays = execute_run(plan, dataset, task.options)
-            else:
-                record, arrays = execute_run(plan, dataset, task.options, on_phase=on_phase)
+            record, arrays = execute_run(plan, dataset, task.options, **callbacks)
         result = TaskResult(task, record=record, arrays=dict(arrays))
     except (Exception, RunTimeout) as exc:  # the scheduler records it; the sweep goes on
         result = TaskResult(
@@ -160,7 +164,8 @@ def execute_task(
         changed = content_digest(dataset).changed(digest)
         if changed:
             message = changed_message(task.spec.method, dataset, changed)
-            return _changed_result(task, result, message, keep_exception)
+            result = _changed_result(task, result, message, keep_exception)
+    result.hook_errors = tuple(hook_errors)
     return result
 
 

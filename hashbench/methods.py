@@ -16,6 +16,7 @@ What a method sees:
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -31,6 +32,9 @@ from hashbench.released import ReleasedSelection
 SUPERVISIONS = ("unsupervised", "supervised")
 TASKS = ("cross-modal", "unimodal")
 BUDGETS = ("paper", "quick")
+# The budget a run is stored under when its method's budgets resolve to the same parameters
+# (`Method.budget_sensitive`): "paper", so such runs keep the ids they always had.
+CANONICAL_BUDGET = BUDGETS[0]
 MODALITIES = ("image", "text")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -91,6 +95,8 @@ class MethodContext:
     # The harness's epoch hook (progress; a tuning trial's intermediate validation score and
     # pruning): call it through `Method.epoch_end`. None outside the harness.
     on_epoch: Callable[[Method, int, int, Mapping[str, Any]], None] | None = None
+    # The harness's batch hook (progress inside an epoch): call it through `Method.batch_end`.
+    on_batch: Callable[[Method, int, int, int, int, int | None], None] | None = None
 
 
 class Method(ABC):
@@ -137,6 +143,22 @@ class Method(ABC):
         params.update(cls.dataset_params.get(protocol, {}))
         params.update(cls.budget_params.get(budget, {}))
         return params
+
+    @classmethod
+    def budget_sensitive(cls) -> bool:
+        """Whether the budget changes anything in a run of this method.
+
+        A method never sees the budget, only the parameters it resolves to; where every budget
+        resolves to the same parameters under every dataset protocol (a method without epochs,
+        e.g. lsh or cca-itq), one run serves every budget: the harness plans it under
+        `CANONICAL_BUDGET` and tables show it whichever budget is asked.
+        """
+        protocols = {"", *cls.dataset_params}
+        return any(
+            len({json.dumps(cls.resolve_params(p, b), sort_keys=True, default=repr)
+                 for b in BUDGETS}) > 1
+            for p in protocols
+        )  # fmt: skip
 
     @classmethod
     def complete_params(
@@ -203,6 +225,22 @@ class Method(ABC):
         """
         if self.context.on_epoch is not None:
             self.context.on_epoch(self, epoch, epochs, losses)
+
+    def batch_end(
+        self, epoch: int, epochs: int, batch: int, batches: int, *, items: int | None = None
+    ) -> None:
+        """Optional: call after each training batch (`batch` from 0 of `batches` in epoch
+        `epoch`, from 0, of `epochs`; `items` in the batch, e.g. `len(idx)`).
+
+        The harness shows progress inside an epoch ("train epoch 1/8, batch 120/400, 850
+        items/s, 6m12s left"), so a long epoch does not look like a hang; without it progress
+        moves at epoch ends only. It reads a clock and nothing else (no tensor, no random
+        generator), so it cannot change the codes; pass plain integers, never a tensor's
+        value (that would wait for the device). The shared training loop of the built-in deep
+        methods calls it. A call with values out of range fails the run with a PluginError.
+        """
+        if self.context.on_batch is not None:
+            self.context.on_batch(self, epoch, epochs, batch, batches, items)
 
     def inference_model(self) -> torch.nn.Module | None:
         """The trained model that encodes queries, for the efficiency profiler (optional).

@@ -19,7 +19,9 @@ import pluggy
 from hashbench.data.types import DatasetSpec
 from hashbench.encoders import EncoderSpec
 from hashbench.errors import PluginError, UnknownNameError
+from hashbench.lifecycle import LifecycleHooks
 from hashbench.methods import Method
+from hashbench.metrics.plugin import MetricSpec, PluginMetric
 from hashbench.plugins import BLOCK_ENV
 from hashbench.runner.executor_base import Executor
 
@@ -32,9 +34,11 @@ class Registry:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     encoders: dict[str, EncoderSpec] = field(default_factory=dict)
     executors: dict[str, type] = field(default_factory=dict)
+    metrics: dict[str, MetricSpec] = field(default_factory=dict)  # plugin metrics
     provided_by: dict[tuple[str, str], str] = field(default_factory=dict)
     plugin_versions: dict[str, tuple[str, str]] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)  # method name -> what is wrong
+    hooks: LifecycleHooks = field(default_factory=LifecycleHooks)  # lifecycle hooks, guarded
 
     def warnings(self) -> list[str]:
         """One line per unavailable method: the plugin, the method and the problem."""
@@ -42,7 +46,7 @@ class Registry:
 
     @classmethod
     def from_plugin_manager(cls, pm: pluggy.PluginManager) -> Registry:
-        registry = cls()
+        registry = cls(hooks=LifecycleHooks(pm))
         for plugin, dist in pm.list_plugin_distinfo():
             registry.plugin_versions[pm.get_name(plugin)] = (dist.metadata["name"], dist.version)
         kinds = (
@@ -50,6 +54,7 @@ class Registry:
             ("dataset", pm.hook.hashbench_register_datasets, registry._add_dataset),
             ("encoder", pm.hook.hashbench_register_encoders, registry._add_encoder),
             ("executor", pm.hook.hashbench_register_executors, registry._add_executor),
+            ("metric", pm.hook.hashbench_register_metrics, registry._add_metric),
         )
         for kind, hook, add in kinds:
             for impl in hook.get_hookimpls():
@@ -127,6 +132,26 @@ class Registry:
         self._claim("executor", item.name, plugin, self.executors)
         self.executors[item.name] = item
 
+    def _add_metric(self, item: object, plugin: str) -> None:
+        if not isinstance(item, MetricSpec):
+            raise PluginError(
+                f"plugin '{plugin}' registered {item!r} as a metric; expected hashbench.MetricSpec"
+            )
+        if problems := item.problems():
+            raise PluginError(
+                f"plugin '{plugin}', metric {item.name!r}: "
+                + "; ".join(problems)
+                + f". Fix the plugin, or block it ({BLOCK_ENV}={plugin})"
+            )
+        self._claim("metric", item.name, plugin, self.metrics)
+        self.metrics[item.name] = item
+
+    def metric_plugins(self) -> tuple[PluginMetric, ...]:
+        """(plugin, spec) of every plugin metric, by name: what runs and rescoring compute."""
+        return tuple(
+            (self.provided_by[("metric", n)], self.metrics[n]) for n in sorted(self.metrics)
+        )
+
     # --- lookups ----------------------------------------------------------------------------
 
     def method(self, name: str) -> type[Method]:
@@ -160,6 +185,9 @@ class Registry:
 
     def list_executors(self, pattern: str = "*") -> list[str]:
         return sorted(fnmatch.filter(self.executors, pattern))
+
+    def list_metrics(self, pattern: str = "*") -> list[str]:
+        return sorted(fnmatch.filter(self.metrics, pattern))
 
 
 def _name_of(item: object) -> str:

@@ -17,10 +17,12 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch, tmp_path, cache_dir):
-    """Never touch the user's cache or results; never inherit blocked plugins."""
+    """Never touch the user's cache, results or MLflow; never inherit blocked plugins."""
     monkeypatch.setenv("HASHBENCH_CACHE", str(cache_dir))
     monkeypatch.setenv("HASHBENCH_STORE", str(tmp_path / "results" / "hashbench.sqlite"))
     monkeypatch.delenv("HASHBENCH_BLOCK_PLUGINS", raising=False)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME"):  # never log to the user's
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

@@ -313,10 +313,13 @@ def test_sweep_described_in_a_toml_file(cli, tmp_path):
     with ResultStore(default_store_path()) as store:
         records = store.records()
     assert sorted((r.method, r.bits, r.budget) for r in records) == [
-        ("cca-itq", 16, "quick"),
-        ("lsh", 16, "quick"),
+        ("cca-itq", 16, "paper"),  # both ignore the budget: stored under the canonical one
+        ("lsh", 16, "paper"),
     ]
     assert next(r for r in records if r.method == "cca-itq").params["itq_iterations"] == 7
+    config.write_text(config.read_text().replace('"quick"', '"fast"'))
+    refused = cli("run", "--config", str(config))  # the file's budget is read
+    assert refused.exit_code != 0 and "--budget: 'fast' is not one of" in refused.output
 
 
 def test_bad_sweep_files(cli, tmp_path):
@@ -331,13 +334,39 @@ def test_bad_sweep_files(cli, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_a_sweep_over_two_budgets_keeps_them_apart(cli):
-    args = ("--methods", "lsh", "--dataset", "synth-mirflickr", "--scale", "0.05", "--bits", "16")
-    result = cli("run", *args, "--budget", "quick,paper")
+def _budget_toy():
+    """Random hyperplanes with an `epochs` the quick budget changes: budget-sensitive."""
+
+    class BudgetToy(hashbench.Method):
+        info = hashbench.MethodInfo(
+            name="toy-budget", display_name="Toy", reference="test", summary="budgets differ"
+        )
+        default_params = {"epochs": 2}
+        budget_params = {"quick": {"epochs": 1}}
+
+        def fit(self, train):
+            rng = np.random.default_rng(self.seed)
+            self.planes = {
+                m: rng.standard_normal((x.shape[1], self.bits)) for m, x in train.features.items()
+            }
+
+        def encode(self, modality, inputs):
+            x = inputs[modality].double().numpy()
+            return np.where(x @ self.planes[modality] >= 0, 1, -1).astype(np.int8)
+
+    module = types.ModuleType("plugin_toy_budget")
+    module.hashbench_register_methods = hashbench.hookimpl(lambda: [BudgetToy])
+    return module
+
+
+def test_a_sweep_over_two_budgets_keeps_them_apart(cli, monkeypatch):
+    _with_plugin(monkeypatch, _budget_toy())
+    args = ("--dataset", "synth-mirflickr", "--scale", "0.05", "--bits", "16")
+    result = cli("run", "--methods", "toy-budget,lsh", *args, "--budget", "quick,paper")
     assert result.exit_code == 0, result.output
-    assert "2 run(s) executed" in result.output
+    assert "3 run(s) executed" in result.output  # lsh ignores the budget: one run serves both
     table = cli("table", "--markdown").output
-    assert "LSH (quick)" in table and "LSH (paper)" in table
+    assert "Toy (quick)" in table and "Toy (paper)" in table and "| LSH |" in table
     only = cli("table", "--markdown", "--budget", "quick").output
-    assert "| LSH |" in only and "(paper)" not in only
-    assert cli("run", *args, "--budget", "fast").exit_code != 0
+    assert "| Toy |" in only and "| LSH |" in only and "(paper)" not in only
+    assert cli("run", "--methods", "lsh", *args, "--budget", "fast").exit_code != 0

@@ -1,4 +1,5 @@
-"""Executors: local, process and Ray give the same stored results; bad choices fail clearly."""
+"""Executors: local, process, Ray and SLURM (submitit) give the same stored results; bad choices
+fail clearly."""
 
 from __future__ import annotations
 
@@ -54,17 +55,31 @@ def _hashbench(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-def test_process_executor_matches_local(cli, tmp_path):
+# executors that run on this machine as they are (ray needs a cluster started: below)
+SAME_RESULTS = {
+    "process": ("--executor", "process", "--workers", "2"),
+    # submitit's local executor: each run one job, a process on this machine (no SLURM here)
+    "slurm": ("--executor", "slurm", "--slurm", "cluster=local", "--slurm", "poll=0.2",
+              "--workers", "2"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "executor", ["process", pytest.param("slurm", marks=pytest.mark.slow)]
+)  # fmt: skip
+def test_executor_matches_local(cli, tmp_path, executor):
+    if executor == "slurm":
+        pytest.importorskip("submitit", reason="needs `pip install 'hashbench[slurm]'`")
     local = tmp_path / "local.sqlite"
     assert cli("run", *GRID, "--store", str(local)).exit_code == 0
     pooled = tmp_path / "pool.sqlite"
-    done = _hashbench(
-        "run", *GRID, "--store", str(pooled), "--executor", "process", "--workers", "2"
-    )
+    done = _hashbench("run", *GRID, "--store", str(pooled), *SAME_RESULTS[executor])
     assert done.returncode == 0, done.stderr
     assert "4 run(s) executed" in done.stderr
     want = _results(local)
     assert len(want) == 4 and _results(pooled) == want
+    with ResultStore(pooled) as store:
+        assert store.unfinished_claims() == []
 
 
 def test_unknown_executor_and_missing_address(cli):

@@ -46,7 +46,10 @@ def test_item_counter_reports_done_of_total_and_rate():
     counter = ItemCounter("encode", 300, seen.append, clock=lambda: now[0])
     now[0] = 12.0
     counter.add(100)
-    assert [str(s) for s in seen] == ["encode 0/300 items", "encode 100/300 items, 50 items/s"]
+    assert [str(s) for s in seen] == [
+        "encode 0/300 items",
+        "encode 100/300 items, 50 items/s, 4s left",  # 200 more at 50 a second
+    ]
 
 
 class _Toy(hashbench.Method):
@@ -74,7 +77,11 @@ def test_a_run_reports_every_phase_in_order():
     execute_run(plan, dataset, options, on_phase=steps.append)
     text = [str(s) for s in steps]
     assert text[0] == "train"
-    assert text[1:3] == ["train 1/2 epochs, loss 1", "train 2/2 epochs, loss 0.5"]
+    assert [t.split(", ")[:2] for t in text[1:3]] == [
+        ["train 1/2 epochs", "loss 1"],
+        ["train 2/2 epochs", "loss 0.5"],
+    ]
+    assert text[2].endswith(", 0s left")  # then the time left in training
     encode = [s for s in steps if s.phase == "encode"]
     total = (len(dataset.query) + len(dataset.retrieval)) * 2
     assert encode[0].done == 0 and encode[-1].done == encode[-1].total == total
@@ -112,7 +119,8 @@ def test_log_lines_are_whole_and_carry_ids_scores_and_progress():
     log.run_started(_Plan)
     log.tick()  # nothing reported yet: the run is starting
     now[0] = 131.0
-    log.run_phase(_Plan, Step("train", 3, 8, "epochs", loss=0.5))
+    log.run_phase(_Plan, Step("train", 3, 8, "epochs", loss=0.5))  # an epoch end: at once
+    now[0] = 140.0
     log.tick()
     now[0] = 175.0
     log.run_finished(_Plan, _record(), skipped=False)
@@ -122,9 +130,12 @@ def test_log_lines_are_whole_and_carry_ids_scores_and_progress():
     assert lines == [
         "[0:00:00] 1 run(s) in the grid (those in the store are skipped)",
         f"[0:00:00] start {label}  run ee9a0b1c2d3e4f50",
-        f"[0:00:00] progress {label}: starting (0:00:00 in this run; 0/1 runs finished)",
+        f"[0:00:00] progress {label}: starting (0:00:00 in this run; 0/1 runs finished; "
+        "sweep time left unknown)",
         f"[0:00:31] progress {label}: train 3/8 epochs, loss 0.5 (0:00:31 in this run; "
-        "0/1 runs finished)",
+        "0/1 runs finished; sweep time left unknown)",
+        f"[0:00:40] progress {label}: train 3/8 epochs, loss 0.5 (0:00:40 in this run; "
+        "0/1 runs finished; sweep time left unknown)",
         f"[0:01:15] done in 74.1s {label}  mAP@50 I2T 0.6123 T2I 0.5900  run ee9a0b1c2d3e4f50"
         "  (1/1 runs)",
     ]

@@ -151,16 +151,19 @@ def test_compare_uses_one_named_setting_per_side(cli, variant_store):
 
 
 def test_compare_refuses_an_ambiguous_or_repeated_side(cli, variant_store):
-    _ok(cli("run", "--methods", "cca-itq", "--budget", "quick", "--bits", "16", *SMALL))
+    # cca-itq ignores the budget: its quick run is the stored paper run, not another setting
+    again = _ok(cli("run", "--methods", "cca-itq", "--budget", "quick", "--bits", "16", *SMALL))
+    assert "0 run(s) executed, 1 skipped" in again
+    _ok(cli("tune", "--methods", "cca-itq", "--bits", "16", "--trials", "2", *SMALL))
     _ok(cli("run", "--methods", "lsh", "--bits", "16", *SMALL))
     several = cli("compare", "cca-itq", "lsh", *CELL)
     assert several.exit_code != 0 and "Traceback" not in several.output
-    for label in ("cca-itq (paper)", "cca-itq (paper) [ridge=1.0]", "cca-itq (quick)"):
+    for label in ("cca-itq (default)", "cca-itq (default) [ridge=1.0]", "cca-itq (tuned)"):
         assert f'"{label}"' in several.output
     assert "--budget" in several.output
-    picked = cli("compare", "cca-itq (quick)", "lsh", *CELL)
-    assert picked.exit_code == 0 and "A: cca-itq (quick)" in picked.output
-    assert "B: lsh (paper)" in picked.output  # lsh has one setting: its name picks it
+    picked = cli("compare", "cca-itq (tuned)", "lsh", *CELL)
+    assert picked.exit_code == 0 and "A: cca-itq (tuned)" in picked.output
+    assert "B: lsh (default)" in picked.output  # lsh has one setting: its name picks it
     same = cli("compare", "lsh", "lsh", *CELL)
     assert same.exit_code != 0 and "same setting" in same.output
     unknown = cli("compare", "zz", "lsh", *CELL)

@@ -25,9 +25,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Real datasets: check files under a data root, or prepare them from raw images.",
     ),
     "eval": ("hashbench.cli.eval", "Recompute a metric of stored runs from their stored codes."),
+    "export": (
+        "hashbench.cli.export",
+        "Write stored runs as per-run JSON files (a versioned schema) and one parquet table.",
+    ),
     "list": (
         "hashbench.cli.listing",
         "List registered methods, datasets, encoders or executors with a one-line description.",
+    ),
+    "merge": (
+        "hashbench.cli.merge",
+        "Bring the runs of other results stores or export folders into one store (--store).",
     ),
     "plot": (
         "hashbench.cli.plot",

@@ -27,6 +27,7 @@ from hashbench.cli.options import (
     open_store,
     split,
     store_option,
+    stored_runs,
     variant_reference,
 )
 from hashbench.errors import InputError
@@ -165,15 +166,17 @@ def compare(
     path = existing_store_path(store)
     where = f"on {dataset} at {bits} bits"
     with open_store(path, readonly=True) as results:
-        everything = results.records()  # labels as the whole table shows them
-        labels = variant_labels_of(everything, app)
+        from hashbench.report.budgets import select_budgets
+        from hashbench.report.variants import variant_labels
+
+        everything, budget_free = stored_runs(results, app)  # labels as the table shows them
+        labels = variant_labels(everything, variant_reference(app), budget_free)
         budgets = parse_budgets(split(budget)) if budget else None
         records = [
             r
-            for r in everything
+            for r in select_budgets(everything, budgets, budget_free)
             if r.dataset == dataset
             and r.bits == bits
-            and (budgets is None or r.budget in budgets)
             and (protocol is None or r.protocol == protocol)
         ]
         released = protocol == "as-released"
@@ -334,10 +337,3 @@ def _released_caveat(settings: dict) -> list[str]:
         for key, s in settings.items()
         if s["protocol"] == "as-released"
     ]
-
-
-def variant_labels_of(records: list, app: App) -> dict[str, str]:
-    """Row labels of `records`, decided as `hashbench table` decides them."""
-    from hashbench.report.variants import variant_labels
-
-    return variant_labels(records, variant_reference(app))

@@ -12,11 +12,15 @@ from hashbench.plugins import describe_plugins
 
 
 @main.command(name="list")
-@click.argument("kind", type=click.Choice(["methods", "datasets", "encoders", "executors"]))
+@click.argument(
+    "kind", type=click.Choice(["methods", "datasets", "encoders", "executors", "metrics"])
+)
 @click.argument("pattern", default="*")
 @click.pass_obj
 def list_(app: App, kind: str, pattern: str) -> None:
     """List registered methods, datasets, encoders or executors with a one-line description.
+
+    metrics: the metrics plugins add (the built-in ones: docs/metrics.md).
 
     \b
     Example:
@@ -48,6 +52,13 @@ def list_(app: App, kind: str, pattern: str) -> None:
                 f"[bold]{escape(f'{name:16}')}[/bold] {escape(registry.datasets[name].summary)}",
                 highlight=False,
             )
+    elif kind == "metrics":
+        if not registry.metrics:
+            stdout.print("no metric plugins installed (the built-in metrics: docs/metrics.md)")
+        for name in registry.list_metrics(pattern):
+            plugin = registry.provided_by[("metric", name)]
+            line = f"{registry.metrics[name].description} (plugin {plugin})"
+            stdout.print(f"[bold]{escape(f'{name:14}')}[/bold] {escape(line)}", highlight=False)
     elif kind == "executors":
         for name in registry.list_executors(pattern):
             stdout.print(

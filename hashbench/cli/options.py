@@ -346,6 +346,24 @@ def prepare_grid(app: Any, grid: GridSpec, device: str, data_options: dict) -> t
     return registry, dataclasses.replace(grid, dataset_options=kwargs)
 
 
+def stored_runs(
+    results: ResultStore, app: Any, budget: str | None = None, **filters: Any
+) -> tuple[list, frozenset[str]]:
+    """(finished runs matching `filters` and `--budget`, the methods whose budget changes
+    nothing): a run of such a method counts for every budget, stored once (`report.budgets`;
+    none when the plugins do not load: every run then keeps its stored budget)."""
+    from hashbench.errors import HashbenchError
+    from hashbench.report.budgets import budget_free_methods, select_budgets
+    from hashbench.runner.spec import parse_budgets
+
+    budgets = parse_budgets(split(budget)) if budget else None
+    try:
+        free = budget_free_methods(app.registry())
+    except HashbenchError:
+        free = frozenset()
+    return select_budgets(results.records(**filters), budgets, free), free
+
+
 def variant_reference(app: Any):
     """Each run's default parameters from the installed methods, so that row labels name
     exactly the values a run changed (`hashbench.report.variants`); None when the plugins do

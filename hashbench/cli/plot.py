@@ -70,7 +70,7 @@ def plot(
       hashbench plot --datasets synth-mirflickr
       hashbench plot --metric map@all --bits 64 --layout one-column --out figures/
     """
-    from hashbench.cli.options import variant_reference
+    from hashbench.cli.options import stored_runs, variant_reference
     from hashbench.report.plots import plot_curves, plot_metric_vs_bits
     from hashbench.report.variants import variant_labels
     from hashbench.runner.recompute import recompute
@@ -79,7 +79,9 @@ def plot(
     names = display_names(app, names_mode)
     out_dir = out or Path(path).parent / "plots"
     with open_store(path, readonly=True) as results:
-        records = results.records(dataset=split_or_none(datasets), method=split_or_none(methods))
+        records, budget_free = stored_runs(
+            results, app, dataset=split_or_none(datasets), method=split_or_none(methods)
+        )
         if not records:
             raise InputError(f"no finished runs match in {path}")
         recomputed: list[str] = []
@@ -88,7 +90,7 @@ def plot(
             recomputed.append(record.run_id)
             return recompute(results, record, "pr")
 
-        labels = variant_labels(records, variant_reference(app))  # as `hashbench table`
+        labels = variant_labels(records, variant_reference(app), budget_free)  # as `table`
         written = plot_metric_vs_bits(
             records, metric, out_dir, names=names, layout=layout, labels=labels
         )

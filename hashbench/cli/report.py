@@ -29,6 +29,7 @@ from hashbench.cli.options import (
     split,
     split_or_none,
     store_option,
+    stored_runs,
     variant_reference,
 )
 from hashbench.errors import HashbenchError, InputError
@@ -133,18 +134,24 @@ def report(
         "protocol": protocol,
     }
     with open_store(path, readonly=True) as results:
-        records = results.records(**filters)
+        unbudgeted = {**filters, "budget": None}  # a budget-free method's run serves any
+        others = {k: v for k, v in filters.items() if k != "budget"}
+        records, budget_free = stored_runs(results, app, budget, **others)
         from hashbench.runner.rescore import stale_warning  # rows of an older scoring
 
         if warning := stale_warning(records):
             stderr.print(warning, highlight=False)
-        failures = [r for r in results.failures() if _matches(r, filters)]
+        failures = [
+            r
+            for r in results.failures()
+            if _matches(r, filters if r.method not in budget_free else unbudgeted)
+        ]
         if not records and not failures:
             stored = sum(done + failed for _, _, done, failed in results.status_counts())
             if stored:
                 raise InputError(f"no runs match these filters in {path} ({stored} stored)")
             raise InputError(f"no runs in {path} yet; run `hashbench run ...` first")
-        labels = variant_labels(records, variant_reference(app))
+        labels = variant_labels(records, variant_reference(app), budget_free)
         per_query = (
             _per_query(results, records, metric, labels)
             if records and (ci or significance == "queries")
@@ -220,12 +227,9 @@ def _per_query(results, records: list[RunRecord], metric: str, labels: dict[str,
         results, records, metric, lambda r: labels[r.run_id], missing=gone
     )
     if gone:
-        stderr.print(
-            f"warning: the codes of {len(gone)} run(s) are missing ({', '.join(gone)}); their "
-            "cells show n/a instead of an interval and their columns no test marks. "
-            "`hashbench status` lists them; `hashbench run` redoes them",
-            highlight=False,
-        )
+        from hashbench.store.merge_log import codes_missing_warning  # or merged without
+
+        stderr.print(codes_missing_warning(gone, records), highlight=False)
     if recomputed:
         stderr.print(
             f"per-query {escape(metric)} recomputed from the stored codes of "

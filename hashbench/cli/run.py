@@ -92,10 +92,24 @@ def run_timeout_option(what: str):
     default="local",
     show_default=True,
     help="Where runs execute: local (this process), process (--workers N local processes), "
-    "ray (a Ray cluster, --address); see `hashbench list executors`.",
+    "ray (a Ray cluster, --address), slurm (one SLURM job per run, --slurm); see "
+    "`hashbench list executors`.",
 )
-@click.option("--workers", type=WORKERS, default=None, help="Worker processes.")
+@click.option(
+    "--workers",
+    type=WORKERS,
+    default=None,
+    help="Worker processes (process: default one per core); jobs queued or running at once "
+    "(slurm: default 16).",
+)
 @click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@click.option(
+    "--slurm",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of --executor slurm (repeatable), e.g. partition=gpu, time=120 (minutes), "
+    "gpus=1, cpus=8, mem=32G, folder=PATH, retries=2; see docs/scheduler.md#slurm.",
+)
 @run_timeout_option("a run")
 @click.option(
     "--log-interval",
@@ -131,6 +145,7 @@ def run(
     executor: str,
     workers: int | None,
     address: str | None,
+    slurm: tuple[str, ...],
     run_timeout: float | None,
     log_interval: float,
     tuned: bool,
@@ -174,7 +189,10 @@ def run(
         encode_batch_size=encode_batch_size,
         run_timeout=check_run_timeout(run_timeout),
     )
-    settings = ExecutorSettings(workers=workers, address=address, block=app.block)
+    if slurm and executor != "slurm":
+        raise InputError(f"--slurm sets up --executor slurm; this run uses --executor {executor}")
+    extra = {"slurm": tuple(slurm)} if slurm else {}
+    settings = ExecutorSettings(workers=workers, address=address, block=app.block, extra=extra)
     runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
     with open_store(store) as results:  # opened first: an unusable store fails before training
         with observe(stderr, log_interval) as observer:
@@ -260,6 +278,7 @@ def status(
     from hashbench.cli.status_view import claim_lines, integrity_lines, tuned_runs_text
     from hashbench.runner.grid import grid_status
     from hashbench.store import default_store_path
+    from hashbench.store.merge_log import status_lines
     from hashbench.tuning.cost import duration, trial_counts
     from hashbench.tuning.report import study_summaries
 
@@ -291,6 +310,7 @@ def status(
         orphans = results.orphans()
         studies = [] if damaged else study_summaries(results)  # it would refuse damaged rows
         claims = results.unfinished_claims()
+        merges = status_lines(results)  # merged runs, runs without codes, replicates
     if prune and orphans:
         with open_store(path) as writable:
             orphans, kept = writable.prune_orphans()
@@ -306,6 +326,8 @@ def status(
     for line in integrity_lines(
         missing, damaged, orphans, store=None if default else str(path), pruned=prune
     ):
+        click.echo(line)
+    for line in merges:
         click.echo(line)
     if studies:
         click.echo("\ntuning studies (`hashbench tune --show STUDY`):")

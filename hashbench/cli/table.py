@@ -23,6 +23,7 @@ from hashbench.cli.options import (
     split,
     split_or_none,
     store_option,
+    stored_runs,
     variant_reference,
 )
 from hashbench.errors import InputError
@@ -43,7 +44,7 @@ from hashbench.report.table import (
     to_rich,
 )
 from hashbench.report.variants import variant_labels
-from hashbench.runner.spec import parse_bits, parse_budgets
+from hashbench.runner.spec import parse_bits
 from hashbench.stats import DEFAULT_RESAMPLES, StatsOptions
 
 
@@ -197,30 +198,29 @@ def table(
     per_query = None
     options = StatsOptions(resamples=resamples, alpha=alpha)
     with open_store(path, readonly=True) as results:
-        records = results.records(
+        records, budget_free = stored_runs(
+            results,
+            app,
+            budget,
             dataset=split_or_none(datasets),
             method=split_or_none(methods),
             bits=parse_bits(split(bits)) if bits else None,
-            budget=parse_budgets(split(budget)) if budget else None,
             protocol=protocol,
         )
         from hashbench.runner.rescore import stale_warning  # rows of an older scoring
 
         if warning := stale_warning(records):
             stderr.print(warning, highlight=False)
-        labels = variant_labels(records, variant_reference(app))
+        labels = variant_labels(records, variant_reference(app), budget_free)
         if records and not (efficiency or inflation) and (ci or significance == "queries"):
             gone: list[str] = []  # runs whose codes file is missing: their cells show n/a
             per_query, recomputed = load_per_query(
                 results, records, metric, lambda r: labels[r.run_id], missing=gone
             )
             if gone:
-                stderr.print(
-                    f"warning: the codes of {len(gone)} run(s) are missing ({', '.join(gone)}); "
-                    "their cells show n/a instead of an interval and their columns no test "
-                    "marks. `hashbench status` lists them; `hashbench run` redoes them",
-                    highlight=False,
-                )
+                from hashbench.store.merge_log import codes_missing_warning  # or merged without
+
+                stderr.print(codes_missing_warning(gone, records), highlight=False)
             if recomputed:
                 stderr.print(
                     f"per-query {escape(metric)} recomputed from the stored codes of "

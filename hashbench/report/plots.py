@@ -13,7 +13,9 @@
 Every figure has a size of a paper's layout (`one-column`: 3.5 in wide, panels stacked;
 `two-column`: 7.16 in, panels side by side), axis labels as papers write them ("mAP@50",
 "Image → Text"), display names in the legend with pair-fused methods marked *, and the same
-colour and marker for a method in every figure (`hashbench.report.style`).
+colour and marker for a method in every figure (`hashbench.report.style`), the marker's fill
+for the protocol (filled: default, hollow: tuned, half: as released §) and the line for the
+setting (dotted: quick budget, dash-dot: other parameters), worded in the legend.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ import numpy as np
 from hashbench.errors import InputError
 from hashbench.report.comparison import TASK_NAMES
 from hashbench.report.names import Names
-from hashbench.report.style import figure_size, legend_label, method_style, paper_rc
+from hashbench.report.style import (
+    figure_size,
+    legend_label,
+    method_style,
+    paper_rc,
+    style_key,
+)
 from hashbench.report.variants import variant_labels
 from hashbench.store import RunRecord
 
@@ -78,15 +86,20 @@ class _Figure:
             ax.set_title(names.task(task))
             ax.grid(True)
         self.entries: dict[str, object] = {}
+        self.drawn: list[str] = []  # the row labels drawn, for the style key
         self.layout = layout
 
-    def keep(self, label: str, handle: object) -> None:
-        self.entries.setdefault(label, handle)
+    def keep(self, shown: str, handle: object, label: str) -> None:
+        """The legend entry `shown` of the row `label`: one entry per drawn row."""
+        self.entries.setdefault(shown, handle)
+        self.drawn.append(label)
 
     def legend(self, notes: list[str]) -> None:
         """One legend under the panels: the methods, and above them the notes (marks,
-        definitions), one a line, as the legend's title (so the layout keeps them apart)."""
+        definitions, the style key: `style.style_key`), one a line, as the legend's title (so
+        the layout keeps them apart)."""
         handles, labels = list(self.entries.values()), list(self.entries)
+        notes = notes + style_key(self.drawn)
         if handles:
             ncol = 2 if self.layout == "one-column" else min(4, len(handles))
             self.fig.legend(
@@ -110,9 +123,7 @@ def _groups(
 
 def _marks(recs: list[RunRecord], labels: Mapping[str, str]) -> tuple[set[str], set[str]]:
     fused = {labels[r.run_id] for r in recs if r.pair_fused}
-    supervised = {
-        labels[r.run_id] for r in recs if r.provenance.get("supervision") == "supervised"
-    }
+    supervised = {labels[r.run_id] for r in recs if r.provenance.get("supervision") == "supervised"}
     return fused, supervised
 
 
@@ -157,7 +168,7 @@ def plot_metric_vs_bits(
                     handle = ax.errorbar(
                         bits, means, yerr=stds, capsize=2, **method_style(label).kwargs()
                     )
-                    figure.keep(shown, handle)
+                    figure.keep(shown, handle, label)
                 ax.set_xscale("log", base=2)
                 ax.set_xticks(all_bits, [str(b) for b in all_bits])
                 ax.minorticks_off()
@@ -240,7 +251,7 @@ def plot_curves(
                         shown = legend_label(
                             label, names, pair_fused=label in fused, supervised=label in supervised
                         )
-                        figure.keep(shown, handle)
+                        figure.keep(shown, handle, label)
                     if kind == "pk":
                         ax.set_xscale("log")
                         ax.set_xlabel("Retrieved items K")

@@ -6,16 +6,19 @@ Per dataset: the metric against code length and the Precision@K and precision-re
 (the same as `hashbench plot`), legends use display names with the tables' marks, and the PR
 curve is the one `hashbench plot` draws: by Hamming radius, counts pooled over queries.
 
-Figures are built on `matplotlib.figure.Figure` objects (no pyplot state), sized by fixed
-margins rather than a layout engine (a third of the drawing time), text stays text in the SVG
-(`svg.fonttype: none`: the browser's sans-serif, nothing fetched), and each figure gets its own
-id salt so that the inlined SVGs' ids never collide.
+Figures are built on `matplotlib.figure.Figure` objects (no pyplot state). Panels have a fixed
+size; the margins around them are measured from the text they hold (one text-layout pass, no
+layout engine: a third of the drawing time), so tick labels never run into the axis labels;
+the legend sits under the panels with an entry per drawn row and the style key as its title.
+Text is 9-10 pt at the figure's own size, and a figure of one or two panels is at most as wide as
+the narrowest figure column of the page (`COLUMN_PX`, report.css): never shrunk on a desktop.
+Text stays text in the SVG (`svg.fonttype: none`: the browser's sans-serif, nothing fetched),
+and each figure gets its own id salt so that the inlined SVGs' ids never collide.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import re
 import statistics
 from collections import defaultdict
@@ -26,11 +29,16 @@ import numpy as np
 
 from hashbench.report.comparison import TASK_NAMES
 from hashbench.report.names import Names
-from hashbench.report.style import legend_label, method_style
+from hashbench.report.style import legend_label, method_style, style_key
 from hashbench.store import RunRecord
 
-PANEL_W, PANEL_H = 3.4, 2.6  # inches
-LEGEND_ENTRY_H = 0.2  # inches per legend entry at font size 8
+PANEL_W, PANEL_H = 3.1, 2.4  # inches, the plotting area of one panel
+# Text sizes in points at the figure's own size. The page (report.css) shows a figure at
+# most at its own size (1 in = 96 px) in a column at least COLUMN_PX wide, so a figure up to
+# COLUMN_PX / 96 inches wide is never shrunk on a desktop window and 9 pt stays >= 9 pt.
+TICK_PT, LABEL_PT, TITLE_PT, LEGEND_PT = 9, 10, 10, 9
+COLUMN_PX = 780
+PAD_IN = 0.1  # white space around the measured text
 # record -> {task: PR curve with pooled counts}, for runs stored before they were kept
 PRSource = Callable[[RunRecord], Mapping[str, Mapping[str, list]]]
 
@@ -67,35 +75,100 @@ def panels(rows: int, cols: int):
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 
-def place(fig, rows: int, cols: int, handles: list, names: list[str]) -> None:
-    """Size the figure for panels of a fixed size plus the legend on the right, and place it."""
-    left, top, bottom, wgap, hgap = 0.7, 0.35, 0.55, 0.75, 0.65
-    panels_h = rows * PANEL_H + (rows - 1) * hgap
-    ncol = max(1, math.ceil(len(names) * LEGEND_ENTRY_H / panels_h)) if names else 0
-    col_w = 0.55 + 0.062 * max((len(n) for n in names), default=0)
-    legend_w = ncol * col_w + 0.25
+def _fonts(grid) -> None:
+    for ax in grid.ravel():
+        ax.tick_params(labelsize=TICK_PT)
+        ax.xaxis.label.set_fontsize(LABEL_PT)
+        ax.yaxis.label.set_fontsize(LABEL_PT)
+        ax.title.set_fontsize(TITLE_PT)
+
+
+def _overhang(ax, renderer, dpi: float) -> tuple[float, float, float, float]:
+    """How far (inches) the axis's tick labels, labels and title reach past its plotting area:
+    (left, right, bottom, top)."""
+    box, area = ax.get_tightbbox(renderer), ax.bbox
+    return (
+        max(0.0, (area.x0 - box.x0) / dpi),
+        max(0.0, (box.x1 - area.x1) / dpi),
+        max(0.0, (area.y0 - box.y0) / dpi),
+        max(0.0, (box.y1 - area.y1) / dpi),
+    )
+
+
+def place(
+    fig, rows: int, cols: int, handles: list, names: list[str], key: Sequence[str] = ()
+) -> None:
+    """Size the figure for panels of a fixed size, margins measured from the text they hold
+    (tick labels never touch the axis labels), and the legend under the panels, its title the
+    style key (`style.style_key`), columns as many as the panels' width holds."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    grid = np.asarray(fig.axes[: rows * cols], dtype=object).reshape(rows, cols)
+    _fonts(grid)
+    margin = 1.5  # generous while measuring; the panels already have their final size
+    fig.set_size_inches(cols * (PANEL_W + margin) + margin, rows * (PANEL_H + margin) + margin)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=margin / width, right=1 - margin / width, bottom=margin / height,
+        top=1 - margin / height, wspace=margin / PANEL_W, hspace=margin / PANEL_H,
+    )  # fmt: skip
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    reach = [[_overhang(ax, renderer, fig.dpi) for ax in row] for row in grid]
+    left = max(reach[r][0][0] for r in range(rows)) + PAD_IN
+    right = max(reach[r][-1][1] for r in range(rows)) + PAD_IN
+    top = max(reach[0][c][3] for c in range(cols)) + PAD_IN
+    bottom = max(reach[-1][c][2] for c in range(cols)) + PAD_IN
+    wgap = (
+        max(
+            (reach[r][c][1] + reach[r][c + 1][0] for r in range(rows) for c in range(cols - 1)),
+            default=0.0,
+        )
+        + 2 * PAD_IN
+    )
+    hgap = (
+        max(
+            (reach[r][c][2] + reach[r + 1][c][3] for r in range(rows - 1) for c in range(cols)),
+            default=0.0,
+        )
+        + 2 * PAD_IN
+    )
     panels_w = cols * PANEL_W + (cols - 1) * wgap
-    width, height = left + panels_w + legend_w, top + panels_h + bottom
+    legend, legend_w, legend_h = None, 0.0, 0.0
+    if names:
+        legend, legend_w, legend_h = _legend_fitting(fig, handles, names, key, renderer,
+                                                     left + panels_w + right)  # fmt: skip
+    width = max(left + panels_w + right, legend_w + 2 * PAD_IN)
+    height = top + rows * PANEL_H + (rows - 1) * hgap + bottom + legend_h
     fig.set_size_inches(width, height)
     fig.subplots_adjust(
         left=left / width,
         right=(left + panels_w) / width,
-        bottom=bottom / height,
+        bottom=(bottom + legend_h) / height,
         top=1 - top / height,
         wspace=wgap / PANEL_W,
         hspace=hgap / PANEL_H,
     )
-    if names:
-        fig.legend(
-            handles,
-            names,
-            loc="upper left",
-            bbox_to_anchor=((left + panels_w + 0.2) / width, 1 - top / height),
-            ncols=ncol,
-            fontsize=8,
-            frameon=False,
-            borderaxespad=0,
-        )
+    if legend is not None:
+        legend.set_bbox_to_anchor(((left + panels_w / 2) / width, legend_h / height))
+        if legend_w > left + panels_w + right:  # wider than the panels: centred on the figure
+            legend.set_bbox_to_anchor((0.5, legend_h / height))
+
+
+def _legend_fitting(fig, handles, names, key, renderer, width: float):
+    """(legend, its width and height in inches) with as many columns as fit in `width`."""
+    legend = None
+    for ncol in range(min(len(names), 4), 0, -1):
+        if legend is not None:
+            legend.remove()
+        legend = fig.legend(
+            handles, names, loc="upper center", ncols=ncol, fontsize=LEGEND_PT,
+            title="\n".join(key) or None, title_fontsize=LEGEND_PT, frameon=False,
+            borderaxespad=0, columnspacing=1.2,
+        )  # fmt: skip
+        box = legend.get_window_extent(renderer)
+        if box.width / fig.dpi <= width - 2 * PAD_IN or ncol == 1:
+            break
+    return legend, box.width / fig.dpi, box.height / fig.dpi + PAD_IN
 
 
 def to_svg(fig, salt: str) -> str:
@@ -120,11 +193,14 @@ def _tasks(records: Sequence[RunRecord], key: str) -> list[str]:
 
 
 def _legend(fig, grid, legend: Legend) -> None:
+    """One entry per drawn row (its display name and marks), the style key as its title."""
     handles: dict[str, object] = {}
+    drawn: list[str] = []
     for ax in grid.ravel():
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(legend.label(label), handle)
-    place(fig, *grid.shape, list(handles.values()), list(handles))
+            drawn.append(label)
+    place(fig, *grid.shape, list(handles.values()), list(handles), style_key(drawn))
 
 
 def _style(label: str, markers: bool = True) -> dict[str, object]:

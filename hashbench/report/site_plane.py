@@ -111,16 +111,16 @@ def _panel(ax, shown: Sequence[EfficiencyPoint], key: str, task: str) -> None:
             ys,
             marker=MARKERS[group[0].spiking],
             s=30,
-            color=style.color,
-            edgecolors="black",
-            linewidths=0.4,
+            color=style.color if style.filled else "white",  # tuned, as released: hollow
+            edgecolors="black" if style.filled else style.color,
+            linewidths=0.4 if style.filled else 1.2,
             label=label,
             zorder=3,
         )
         if len(shown) <= _MAX_ANNOTATED:
             for p, x, y in zip(group, xs, ys, strict=True):
                 ax.annotate(
-                    str(p.bits), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6
+                    str(p.bits), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8
                 )
     if shown:
         costs = [getattr(p, key) for p in shown]
@@ -146,13 +146,15 @@ def _kind_legend(fig, grid, points: Sequence[EfficiencyPoint], legend: Legend) -
 
     handles: dict[str, object] = {}
     for ax in grid.ravel():
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+        for label in ax.get_legend_handles_labels()[1]:
             if label != FRONT:
-                colour = handle.get_facecolor()[0]
+                style = method_style(label)
                 handles.setdefault(
                     legend.label(label),
-                    Line2D([], [], marker="o", ls="", color=colour, markersize=6),
-                )
+                    Line2D([], [], marker="o", ls=style.linestyle, lw=0.8, markersize=6,
+                           color=style.color,
+                           markerfacecolor=style.color if style.filled else "white"),
+                )  # fmt: skip
     for spiking in sorted({p.spiking for p in points}, key=lambda s: (s is None, not s)):
         handles[KIND_NAMES[spiking]] = Line2D(
             [],

@@ -1,10 +1,13 @@
 """The look of every figure: one colour and marker per method, paper sizes, matplotlib settings.
 
-- `method_style(label)`: the same colour and marker for a method in every figure, whatever
-  else is plotted beside it. Built-in methods have fixed styles from the Okabe-Ito palette
-  (colour-blind safe); a `-strict` twin shares its method's colour with a dashed line and an
-  open marker; a variant row ("cirh-like (tuned)") keeps its method's colour and marker with
-  its own dash pattern; any other method gets a style derived from its name (stable).
+- `method_style(label)`: the same colour and marker shape for a method in every figure,
+  whatever else is plotted beside it. Built-in methods have fixed styles from the Okabe-Ito
+  palette (colour-blind safe); any other method gets a style derived from its name (stable).
+  What sets a row apart (`hashbench.report.variants`) changes two other channels, one rule
+  everywhere: the marker's fill says the protocol (filled: default parameters, hollow: tuned,
+  half-filled: as released §), the line says the setting (solid: the method's defaults,
+  dotted: the quick budget, dash-dot patterns: other parameters `[...]`, dashed: a `-strict`
+  twin, which keeps its method's colour). `style_key(labels)` words the rule for a legend.
 - `figure_size(layout, rows)`: widths of a one-column (3.5 in) or two-column (7.16 in) layout.
 - `paper_rc()`: matplotlib settings for print: 8 pt text, thin lines, TrueType fonts embedded
   in vector PDFs (`pdf.fonttype` 42, as publishers ask).
@@ -15,6 +18,7 @@ Nothing here imports matplotlib; callers apply the values.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -40,7 +44,7 @@ _OKABE_ITO = {
     "grey": "#7F7F7F",
 }
 _BUILT_IN = {
-    "lsh": ("grey", "x"),
+    "lsh": ("grey", "X"),  # a filled X: every marker can be hollow (a plain "x" cannot)
     "cca-itq": ("black", "s"),
     "ucmfh": ("blue", "o"),
     "cirh-like": ("green", "^"),
@@ -55,7 +59,15 @@ _FALLBACK_COLOURS = (
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79",
 )  # fmt: skip
 _FALLBACK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">")
-_VARIANT_DASHES = ((0, (1, 1)), (0, (5, 1, 1, 1)), (0, (3, 1)), (0, (5, 2, 1, 2, 1, 2)))
+# dash-dot patterns of parameter variants (never plain dashes: those are a -strict twin's)
+_VARIANT_DASHES = ((0, (5, 1.5, 1, 1.5)), (0, (8, 2, 1, 2)), (0, (5, 1.5, 1, 1.5, 1, 1.5)))
+QUICK_LINE = (0, (1, 1.5))  # dotted
+
+# the marker fill of each protocol: (fillstyle, face) where face None is the line's colour
+FILLS = {"default": ("full", None), "tuned": ("full", "white"), "as-released": ("bottom", None)}
+FILL_WORDS = {"default": "filled = default", "tuned": "hollow = tuned",
+              "as-released": "half-filled = as released §"}  # fmt: skip
+_TAGS = re.compile(r"^\s*(?:\((?P<tags>[^)]*)\))?(?P<mark>§)?\s*(?:\[(?P<params>.*)\])?")
 
 
 @dataclass(frozen=True)
@@ -65,15 +77,23 @@ class Style:
     color: str
     marker: str
     linestyle: object = "-"
-    filled: bool = True
+    protocol: str = "default"  # the marker's fill: FILLS
+
+    @property
+    def filled(self) -> bool:
+        """Whether the marker's face is the line's colour (a default run's)."""
+        return self.protocol == "default"
 
     def kwargs(self) -> dict[str, object]:
         """Keyword arguments of `Axes.plot` / `errorbar`."""
+        fillstyle, face = FILLS.get(self.protocol, FILLS["default"])
         out: dict[str, object] = {
             "color": self.color,
             "marker": self.marker,
             "linestyle": self.linestyle,
-            "markerfacecolor": self.color if self.filled else "white",
+            "fillstyle": fillstyle,
+            "markerfacecolor": face or self.color,
+            "markerfacecoloralt": "white",  # the empty half of a half-filled marker
             "markeredgecolor": self.color,
         }
         if self.marker == "*":  # a star looks smaller than a square of the same size
@@ -85,22 +105,65 @@ def _stable(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What a row label says about its run, as far as figures draw it."""
+
+    method: str
+    protocol: str  # "default", "tuned" or "as-released"
+    quick: bool  # the quick budget is named
+    params: str  # the "[...]" part ("" at the method's defaults)
+    strict: bool
+
+
+def label_setting(label: str) -> Setting:
+    """The setting a row label names: "cca-itq (quick, tuned)" -> tuned, quick budget."""
+    name, rest = split_label(label)
+    found = _TAGS.match(rest.replace("†", ""))
+    tags = [t.strip() for t in (found.group("tags") or "").split(",")] if found else []
+    released = "as released" in tags or "§" in rest
+    protocol = "tuned" if "tuned" in tags else "as-released" if released else "default"
+    params = (found.group("params") or "") if found else ""
+    strict = name.endswith("-strict")
+    return Setting(name, protocol, "quick" in tags, params, strict)
+
+
 def method_style(label: str) -> Style:
     """The style of a method name or a table row label; the same in every figure."""
-    name, rest = split_label(label)
-    base, strict = (name[: -len("-strict")], True) if name.endswith("-strict") else (name, False)
+    setting = label_setting(label)
+    base = setting.method[: -len("-strict")] if setting.strict else setting.method
     if base in _BUILT_IN:
         colour, marker = _BUILT_IN[base]
         style = Style(_OKABE_ITO[colour], marker)
     else:
         h = _stable(base)
         style = Style(_FALLBACK_COLOURS[h % 10], _FALLBACK_MARKERS[(h // 10) % 10])
-    if strict:
-        style = replace(style, linestyle="--", filled=False)
-    tag = rest.replace("†", "").strip()
-    if tag:  # a variant: its own dash pattern, the method's colour and marker
-        style = replace(style, linestyle=_VARIANT_DASHES[_stable(tag) % len(_VARIANT_DASHES)])
-    return style
+    line: object = "--" if setting.strict else "-"
+    if setting.params:  # a parameter variant: its own dash-dot pattern
+        line = _VARIANT_DASHES[_stable(setting.params) % len(_VARIANT_DASHES)]
+    elif setting.quick:
+        line = QUICK_LINE
+    return replace(style, linestyle=line, protocol=setting.protocol)
+
+
+def style_key(labels: Iterable[str]) -> list[str]:
+    """The rule of `method_style` in words, for a legend: one line for the marker fills and
+    one for the line styles, each only where a row is drawn other than plainly."""
+    settings = [label_setting(label) for label in labels]
+    protocols = {s.protocol for s in settings}
+    lines = []
+    if protocols - {"default"}:
+        shown = [FILL_WORDS[p] for p in FILLS if p in protocols]
+        lines.append("Markers: " + ", ".join(shown))
+    kinds = [
+        ("solid = defaults", any(not (s.params or s.quick or s.strict) for s in settings)),
+        ("dotted = quick budget", any(s.quick and not s.params for s in settings)),
+        ("dash-dot = other parameters [...]", any(s.params for s in settings)),
+        ("dashed = -strict twin", any(s.strict and not (s.params or s.quick) for s in settings)),
+    ]
+    if any(present for words, present in kinds[1:]):
+        lines.append("Lines: " + ", ".join(words for words, present in kinds if present))
+    return lines
 
 
 def colours(labels: Iterable[str]) -> dict[str, str]:

@@ -9,7 +9,8 @@ A label depends only on the run's own setting, never on which other runs share i
 one setting is one row across every dataset and code length of a table (and of the report,
 the plots and `hashbench compare`, which use the same labels).
 
-- Budget and protocol are named whenever the records hold more than one of them (a run of the
+- Budget and protocol are named whenever the records hold more than one of them (a method
+  whose budget changes nothing, `report.budgets`, never names one; a run of the
   released protocol always reads "as released" with the symbol §, `jdsh (as released)§`, and
   never makes the fair rows named; a tuned run is always named "tuned"; its parameters differ
   by design and are not listed, but where a
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from hashbench.store import RunRecord
@@ -107,7 +108,7 @@ def _compared_keys(records: list[RunRecord], reference: Reference | None) -> dic
     return out
 
 
-def _tuning_setting(record: RunRecord) -> dict[str, str]:
+def tuning_setting(record: RunRecord) -> dict[str, str]:
     """What sets a tuned run's tuning apart from another's in the same cell and seed, as tags:
     the trials (or the time budget that decided them), the validation database and split, the
     pruner and the batch."""
@@ -125,9 +126,9 @@ def _tuning_setting(record: RunRecord) -> dict[str, str]:
 
 
 def _tuning_tags(records: list[RunRecord]) -> dict[str, list[str]]:
-    """Per tuned run: the tags of `_tuning_setting` in which its method's tuned runs differ
+    """Per tuned run: the tags of `tuning_setting` in which its method's tuned runs differ
     anywhere in the table (so two tuned settings of one cell are two rows)."""
-    settings = {r.run_id: _tuning_setting(r) for r in records if r.protocol == "tuned"}
+    settings = {r.run_id: tuning_setting(r) for r in records if r.protocol == "tuned"}
     by_method: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in records:
         if r.run_id in settings:
@@ -177,13 +178,17 @@ def run_label(
 
 
 def variant_labels(
-    records: Iterable[RunRecord], reference: Reference | None = None
+    records: Iterable[RunRecord],
+    reference: Reference | None = None,
+    budget_free: Collection[str] = (),
 ) -> dict[str, str]:
     """{run id: row label} for every run, decided once over all `records` (see the module
     docstring). `reference`: each run's default parameters (`registry_reference`); without it
-    a parameter is named for every run of a method whose runs differ in it."""
+    a parameter is named for every run of a method whose runs differ in it. `budget_free`:
+    methods whose budget changes nothing (`report.budgets`): their rows never name a budget
+    (one run serves every budget) and never make the other rows name theirs."""
     records = list(records)
-    several_budgets = len({r.budget for r in records}) > 1
+    several_budgets = len({r.budget for r in records if r.method not in budget_free}) > 1
     # as-released rows are named anyway and stand apart: they never rename the fair rows
     several_protocols = len({r.protocol for r in records if r.protocol != AS_RELEASED}) > 1
     compared = _compared_keys(records, reference)
@@ -193,7 +198,7 @@ def variant_labels(
             r,
             reference(r) if reference else None,
             compared.get(r.method, set()),
-            budget=several_budgets,
+            budget=several_budgets and r.method not in budget_free,
             protocol=several_protocols,
             tuning_tags=tuning_tags.get(r.run_id),
         )

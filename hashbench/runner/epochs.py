@@ -32,6 +32,7 @@ from hashbench import metrics
 from hashbench.data.types import CrossModalDataset
 from hashbench.errors import HashbenchError, InputError, PluginError
 from hashbench.methods import Method
+from hashbench.runner.batches import TrainingPace
 from hashbench.runner.progress import Step, loss_value
 
 
@@ -92,16 +93,25 @@ def untouched(method: Method) -> Iterator[None]:
             values += list(v)
     modules = [v for v in values if isinstance(v, torch.nn.Module)]
     modes = [[(sub, sub.training) for sub in m.modules()] for m in modules]
-    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     for module in modules:  # as after fit: no dropout, batch norm statistics left alone
         module.eval()
     try:
-        yield
+        with kept_generators():
+            yield
     finally:
         for pairs in modes:
             for sub, training in pairs:
                 sub.training = training
+
+
+@contextmanager
+def kept_generators() -> Iterator[None]:
+    """Run the block, then give the python, numpy and torch generators their state back."""
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
         random.setstate(states[0])
         np.random.set_state(states[1])
         torch.set_rng_state(states[2])
@@ -120,6 +130,7 @@ class EpochMonitor:
         on_phase: Callable[[Step], None] = lambda step: None,
         top_k: int = 50,
         selector: Callable[[Method, int, int], None] | None = None,
+        listener: Callable[[int, int, dict[str, float]], None] | None = None,
     ) -> None:
         if rule is not None and "holdout" not in dataset.meta:
             raise InputError(
@@ -128,6 +139,8 @@ class EpochMonitor:
             )
         self.dataset, self.encode_all, self.rule = dataset, encode_all, rule
         self.on_phase, self.top_k, self.selector = on_phase, top_k, selector
+        self.listener = listener  # plugins' hashbench_epoch_end (hashbench.lifecycle)
+        self.pace = TrainingPace(on_phase)  # `MethodContext.on_batch`; epoch steps' time left
         self.curve: list[tuple[int, float]] = []
         self.last: tuple[int, int] | None = None  # (epoch, epochs) of the last call
         self.violation: PluginError | None = None
@@ -143,7 +156,10 @@ class EpochMonitor:
             )
             raise self.violation
         self.last = (epoch, epochs)
-        self.on_phase(Step("train", epoch + 1, epochs, "epochs", loss=loss_value(losses)))
+        self.on_phase(self.pace.epoch_step(epoch, epochs, loss_value(losses)))
+        if self.listener is not None:  # a plugin drawing random numbers cannot change the codes
+            with kept_generators():
+                self.listener(epoch, epochs, {k: _scalar(v) for k, v in losses.items()})
         if self.selector is not None:  # --protocol as-released: the released code's selection
             self.selector(method, epoch, epochs)
         if self.rule is None or epoch >= epochs - 1:  # the last epoch's score is the final one
@@ -157,6 +173,7 @@ class EpochMonitor:
 
     def check(self) -> None:
         """Raise the first contract violation seen, even if the method caught it."""
+        self.pace.check()  # a bad batch_end call
         if self.violation is not None:
             raise self.violation
 

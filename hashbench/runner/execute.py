@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -19,7 +19,9 @@ from hashbench import metrics, provenance
 from hashbench.codes import pack_codes
 from hashbench.data.types import CrossModalDataset
 from hashbench.errors import InputError
-from hashbench.methods import Method, MethodContext, TrainData
+from hashbench.lifecycle import EpochListener
+from hashbench.methods import CANONICAL_BUDGET, Method, MethodContext, TrainData
+from hashbench.metrics.plugin import PluginMetric, check_metrics, score_task
 from hashbench.profile import ResourceMeter, code_bytes_per_item, throughput
 from hashbench.runner.encoding import (  # noqa: F401 (encode_split*: their public home was here)
     codes_to_encode,
@@ -91,7 +93,13 @@ class PlannedRun:
     ) -> PlannedRun:
         """Resolve `spec`'s parameters (budget, protocol, overrides, then the values the method
         derives from the run: `Method.complete_params`) and its content id. `protocol`
-        "as-released" plans the released selection (`runner.released_selection`): its own id."""
+        "as-released" plans the released selection (`runner.released_selection`): its own id.
+
+        A method whose budgets resolve to the same parameters (`Method.budget_sensitive`) is
+        planned under `CANONICAL_BUDGET` whatever budget was asked: one run, one id, serves
+        every budget (a second budget finds it done)."""
+        if spec.budget != CANONICAL_BUDGET and not method_cls.budget_sensitive():
+            spec = replace(spec, budget=CANONICAL_BUDGET)
         params = resolve_params(method_cls, dataset.protocol, spec.budget, spec.overrides)
         params = complete_params(
             method_cls, params, spec.bits, dataset.feature_dims, dataset.input_shapes
@@ -180,13 +188,24 @@ def execute_run(
     dataset: CrossModalDataset,
     options: RunOptions,
     on_phase: Phase = lambda phase: None,
+    on_epoch: EpochListener | None = None,
+    plugin_metrics: tuple[PluginMetric, ...] = (),
 ) -> tuple[RunRecord, dict[str, np.ndarray]]:
-    """Train and evaluate one planned run; return its record and the arrays to store."""
+    """Train and evaluate one planned run; return its record and the arrays to store.
+
+    `plugin_metrics`: (plugin, MetricSpec) scored beside the standard set (`Registry.
+    metric_plugins`), each tried on a tiny task first so that a broken one fails before training.
+
+    `on_epoch`: called after each valid `Method.epoch_end` with (epoch, epochs, float losses)
+    (plugins' `hashbench_epoch_end`: `LifecycleHooks.epoch_listener`)."""
     info = plan.method_cls.info
     if dataset.task not in info.tasks:
         raise InputError(f"method '{info.name}' does not support {dataset.task} retrieval")
+    check_metrics(plugin_metrics)
     with ResourceMeter(options.device) as meter, deterministic_torch():
-        record, arrays = _train_encode_evaluate(plan, dataset, options, on_phase)
+        record, arrays = _train_encode_evaluate(
+            plan, dataset, options, on_phase, on_epoch, plugin_metrics
+        )
     record.profile["run"] = {
         **record.profile.get("run", {}),
         "peak_rss_bytes": meter.usage.rss_peak_bytes,
@@ -197,7 +216,12 @@ def execute_run(
 
 
 def _train_encode_evaluate(
-    plan: PlannedRun, dataset: CrossModalDataset, options: RunOptions, on_phase: Phase
+    plan: PlannedRun,
+    dataset: CrossModalDataset,
+    options: RunOptions,
+    on_phase: Phase,
+    on_epoch: EpochListener | None = None,
+    plugin_metrics: tuple[PluginMetric, ...] = (),
 ) -> tuple[RunRecord, dict[str, np.ndarray]]:
     spec, method_cls = plan.spec, plan.method_cls
     info = method_cls.info
@@ -226,8 +250,10 @@ def _train_encode_evaluate(
                 on_phase,
                 options.top_k,
                 selector,
+                on_epoch,
             )
         ),
+        on_batch=monitor.pace,  # progress inside an epoch (Method.batch_end)
     )
     method = _guard(info.name, "construction", lambda: method_cls(context))
 
@@ -305,6 +331,10 @@ def _train_encode_evaluate(
                 k=options.top_k,
                 per_query=pq,
             )
+        task_data = (codes[f"query.{q_mod}"], codes[f"retrieval.{db_mod}"])
+        task_data += (dataset.query.labels, dataset.retrieval.labels)
+        depth = (dataset.retrieval_depth if task == UNIMODAL_TASK else None) or options.top_k
+        score_task(plugin_metrics, task_data, depth, results[task], pq)  # metrics of plugins
         per_query.update({f"perquery.{task}.{m}": v.astype(np.float32) for m, v in pq.items()})
         results[task]["distinct_query_codes"] = distinct[f"query.{q_mod}"]
         results[task]["distinct_retrieval_codes"] = distinct[f"retrieval.{db_mod}"]

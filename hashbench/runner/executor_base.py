@@ -54,6 +54,7 @@ class RunTask:
     holdout: Any = None  # a tuning trial's Holdout: the worker carves the validation split
     pruning: Any = None  # a tuning trial's PruningRule
     protocol: str = "default"  # the plan's; "as-released" changes how the run selects its model
+    store: str = ""  # the results store's path (lifecycle hooks name it; workers never open it)
 
     @classmethod
     def from_plan(
@@ -63,6 +64,7 @@ class RunTask:
         dataset_options: DatasetOptions,
         options: RunOptions,
         block: tuple[str, ...] = (),
+        store: str = "",
     ) -> RunTask:
         on_gpu = options.device.type == "cuda"
         return cls(
@@ -79,6 +81,7 @@ class RunTask:
             holdout=dataset.meta.get("holdout"),
             pruning=plan.pruning,
             protocol=plan.protocol,
+            store=store,
         )
 
 
@@ -94,6 +97,9 @@ class TaskResult:
     exception: BaseException | None = field(default=None, repr=False)  # in-process runs only
     dataset_changed: bool = False  # the run changed the dataset it was given (it failed)
     timed_out: bool = False  # interrupted at --run-timeout: its process may be left damaged
+    # exceptions of plugins' epoch hooks where the run trained (lifecycle.HookError), for the
+    # scheduler to report once per plugin
+    hook_errors: tuple[Any, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,7 @@ from hashbench.data.leakage import check_no_query_copies
 from hashbench.data.types import CrossModalDataset, DatasetOptions
 from hashbench.errors import InputError, RunFailedError
 from hashbench.executors import DriverState, Executor, ExecutorSettings, InProcessExecutor, RunTask
+from hashbench.lifecycle import LifecycleHooks, RunStarted, SweepTally
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.lease import LEASE_S, LeaseKeeper
@@ -110,7 +111,8 @@ def plan_grid(
                 protocol=grid.protocol,
             )
         )
-    return plans
+    # one run per id: a method whose budget changes nothing plans one run for all budgets
+    return list({plan.run_id: plan for plan in plans}.values())
 
 
 def check_protocol(grid: GridSpec, registry: Registry) -> None:
@@ -255,12 +257,20 @@ def run_plans(
     executor: Executor | None = None,
     lease_s: float = LEASE_S,
     close_executor: bool = True,
+    tally: SweepTally | None = None,
 ) -> GridOutcome:
     """Run planned runs not already in the store with the store's claims (`run_grid`'s engine).
 
     `loaded` maps each plan's `spec.dataset` to the dataset it runs on (a tuning trial's is the
     validation split). A plan's `protocol` and `tuning` label its stored record.
+
+    The registry's lifecycle hooks fire here: a run's start when it is handed to the executor,
+    its finish after its record is stored, its failure after the failure is; and the sweep's
+    finish when this call ends (also when it stops on a failure), unless it is one pass of a
+    longer sweep whose caller passes a `tally` (this call's runs are added to it) and fires it.
     """
+    hooks: LifecycleHooks = registry.hooks
+    store_path = str(store.path)
     observer = observer or GridObserver()
     executor = executor or InProcessExecutor(ExecutorSettings())
     outcome = GridOutcome()
@@ -293,6 +303,7 @@ def run_plans(
                     continue
                 lease.add(plan.run_id)
                 observer.run_started(plan)
+                hooks.run_start(RunStarted.of(plan, store_path))
                 started[plan.run_id] = time.perf_counter()
                 yield RunTask.from_plan(
                     plan,
@@ -300,6 +311,7 @@ def run_plans(
                     dataset_options,
                     options,
                     executor.settings.block,
+                    store=store_path,
                 )
 
         driver = DriverState(
@@ -311,6 +323,7 @@ def run_plans(
             for result in executor.map(claimed_tasks(), driver):
                 plan = by_id[result.task.run_id]
                 outcome.ran.append(plan.run_id)
+                hooks.report(result.hook_errors)  # the epoch hooks', wherever the run trained
                 try:
                     if result.ok:
                         result.record.protocol = plan.protocol
@@ -319,6 +332,7 @@ def run_plans(
                         outcome.executed += 1
                         outcome.records.append(result.record)
                         observer.run_finished(plan, result.record, skipped=False)
+                        hooks.run_finish(result.record, store_path)
                         continue
                     failed = failed_record(plan, loaded[plan.spec.dataset])
                     # the time until it failed, from when it was handed over (a failed tuning
@@ -327,6 +341,8 @@ def run_plans(
                     store.save_failure(failed, result.error)
                     outcome.failed.append((plan, result.message))
                     observer.run_failed(plan, result.message)
+                    run = RunStarted.of(plan, store_path)
+                    hooks.run_fail(run, result.message or "", result.error or "")
                     if stop_on_failure:
                         if result.exception is not None:
                             raise result.exception
@@ -335,6 +351,21 @@ def run_plans(
                     store.release(plan.run_id, owner)
                     lease.remove(plan.run_id)
         finally:
-            if close_executor:
-                executor.close()
+            try:
+                if close_executor:
+                    executor.close()
+            finally:
+                _sweep_done(hooks, outcome, tally, store_path)
     return outcome
+
+
+def _sweep_done(
+    hooks: LifecycleHooks, outcome: GridOutcome, tally: SweepTally | None, store: str
+) -> None:
+    """Add this pass to the caller's tally, or (a sweep of its own) tell the plugins it ended."""
+    if tally is not None:
+        tally.add(outcome)
+        return
+    own = SweepTally()
+    own.add(outcome)
+    hooks.sweep_finish(own.finished(store))

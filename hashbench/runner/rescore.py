@@ -7,7 +7,9 @@ keys and ids: `hashbench run` would skip them and a table would mix conventions 
 run now stores its convention as `metrics["scoring"]`; a scored run without the current one is
 stale. `rescore` recomputes its standard set and per-query values from its stored codes, read
 and verified through `ResultStore.load_arrays`, and saves it again through `ResultStore.save`
-(atomic: the old row and codes stay until the new ones are in place).
+(atomic: the old row and codes stay until the new ones are in place). The metrics of installed
+plugins (`hashbench.MetricSpec`) are computed with it, and a run stored before such a plugin was
+installed is rescored the same way to add them (`missing_metrics`).
 
 `stale` and `stale_warning` import no torch (tables call them); `rescore` imports the runner.
 """
@@ -15,15 +17,19 @@ and verified through `ResultStore.load_arrays`, and saves it again through `Resu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hashbench import metrics
 from hashbench.errors import StoreError
 from hashbench.store import ResultStore, RunRecord
+
+if TYPE_CHECKING:
+    from hashbench.metrics.plugin import PluginMetric
 
 SCORING_KEY = "scoring"
 
@@ -96,9 +102,20 @@ def _score_task(task: str, old: dict, inputs: tuple, per_query: dict) -> dict:
     return evaluate_unimodal(q_codes, db_codes, data, _top_k(old, depth), per_query)
 
 
-def rescore(store: ResultStore, record: RunRecord) -> RunRecord:
-    """Recompute a run's scores from its verified stored codes and save it again; returns the
-    new record. Keys the standard set does not produce (e.g. code counts) are kept."""
+def missing_metrics(record: RunRecord, names: Iterable[str]) -> list[str]:
+    """The plugin metrics among `names` that a scored run does not store for every task."""
+    tasks = [record.metrics[t] for t in scored_tasks(record)]
+    return [n for n in names if tasks and any(n not in values for values in tasks)]
+
+
+def rescore(
+    store: ResultStore, record: RunRecord, plugin_metrics: Sequence[PluginMetric] = ()
+) -> RunRecord:
+    """Recompute a run's scores (the standard set and `plugin_metrics`: (plugin, MetricSpec))
+    from its verified stored codes and save it again; returns the new record. Keys neither
+    produces (e.g. code counts, metrics of plugins not given) are kept with their per-query
+    values."""
+    from hashbench.metrics.plugin import score_task
     from hashbench.runner.recompute import PER_QUERY_PREFIX, task_inputs
 
     arrays = store.load_arrays(record)
@@ -107,13 +124,17 @@ def rescore(store: ResultStore, record: RunRecord) -> RunRecord:
     new_metrics = dict(record.metrics)
     for task in scored_tasks(record):
         per_query: dict[str, np.ndarray] = {}
-        values = _score_task(task, record.metrics[task], inputs[task], per_query)
         old = record.metrics[task]  # old mAP keys all come again (names may have changed)
+        values = _score_task(task, old, inputs[task], per_query)
+        score_task(plugin_metrics, inputs[task], _depth(old), values, per_query)
         kept = {k: v for k, v in old.items() if k not in values and not k.startswith("map@")}
         new_metrics[task] = {**values, **kept}
-        new_arrays.update(
-            {f"{PER_QUERY_PREFIX}{task}.{m}": v.astype(np.float32) for m, v in per_query.items()}
-        )
+        for m in list(per_query) + list(kept):
+            name = f"{PER_QUERY_PREFIX}{task}.{m}"
+            if m in per_query:
+                new_arrays[name] = per_query[m].astype(np.float32)
+            elif name in arrays:
+                new_arrays[name] = arrays[name]
     new_metrics[SCORING_KEY] = metrics.SCORING
     new = replace(record, metrics=new_metrics)
     store.save(new, new_arrays)

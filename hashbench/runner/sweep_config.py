@@ -13,6 +13,11 @@ Keys are the long options of `hashbench run` (options given on the command line 
 
     [params.ucmfh]        # per-method overrides, like --param ucmfh.epochs=20
     epochs = 20
+
+    [slurm]               # --executor slurm's settings, like --slurm partition=gpu
+    partition = "gpu"
+    time = 120
+    setup = ["module load cuda"]
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def load_sweep(path: Path, options: Iterable[str]) -> dict[str, Any]:
             raise InputError(f"{path}: unknown key `{raw_key}`; valid keys: {valid}")
         if key == "params":
             defaults[key] = _params(value, path)
+        elif key == "slurm":
+            defaults[key] = _settings(value, path, key)
         elif isinstance(value, bool):
             defaults[key] = value
         elif key in ("workers", "encode_batch_size"):
@@ -83,4 +90,20 @@ def _params(value: Any, path: Path) -> list[str]:
         for name, item in table.items():
             text = str(item).lower() if isinstance(item, bool) else str(item)
             out.append(f"{method}.{name}={text}")
+    return out
+
+
+def _settings(value: Any, path: Path, key: str) -> list[str]:
+    """A [slurm] table (or a list of "KEY=VALUE") -> --slurm strings (a list value: the key
+    repeated, one item each)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: `{key}` must be a table [{key}] of KEY = VALUE")
+    out = []
+    for name, item in value.items():
+        for one in item if isinstance(item, list) else [item]:
+            if isinstance(one, dict | list):
+                raise InputError(f"{path}: [{key}] {name} must be a string, number or list")
+            out.append(f"{name}={str(one).lower() if isinstance(one, bool) else one}")
     return out

@@ -4,7 +4,9 @@
 the schema and the digests, `verify.py` the checks of what is read back (rows, codes),
 `files.py` the codes folder a store owns and the atomic write of codes, `integrity.py` what
 `hashbench status` checks (missing codes, changed rows, orphans), `claims.py` the per-run
-claims that let several processes share one store.
+claims that let several processes share one store; `merge.py` brings other stores' runs in
+(`merge_sources.py` reads the sources, `merge_plan.py` decides, `merge_write.py` writes,
+`merge_log.py` says what was merged).
 """
 
 from hashbench.store.claims import ClaimOwner

@@ -114,7 +114,8 @@ class ClaimsMixin:
                 done = self._conn.execute(
                     "SELECT codes_path FROM runs WHERE run_id = ? AND status = 'done'", (run_id,)
                 ).fetchone()
-                if not rerun and done and self.codes_present(done[0]):  # codes gone: redo it
+                if not rerun and done and (not done[0] or self.codes_present(done[0])):
+                    # codes gone: redo it (no codes path: merged without codes, done)
                     return "done"
                 held = self._conn.execute(
                     "SELECT owner, host, pid, expires_at FROM claims WHERE run_id = ?", (run_id,)

@@ -38,7 +38,7 @@ from hashbench.store.records import (
     row_digest,
     to_row,
 )
-from hashbench.store.verify import RERUN_HINT, codes_problem, row_problem
+from hashbench.store.verify import RERUN_HINT, codes_problem, missing_codes_text, row_problem
 
 DEFAULT_STORE = Path("results") / "hashbench.sqlite"
 STORE_ENV = "HASHBENCH_STORE"
@@ -306,11 +306,11 @@ class ResultStore(ClaimsMixin, IntegrityMixin):
 
     def has_run(self, run_id: str) -> bool:
         """Whether `run_id` is stored as done with its codes file (a run whose codes were
-        deleted counts as not done: `hashbench run` redoes it)."""
+        deleted counts as not done: `hashbench run` redoes it), or merged without codes."""
         rows = self._query(
             "SELECT codes_path FROM runs WHERE run_id = ? AND status = 'done'", (run_id,)
         )
-        return bool(rows) and self.codes_present(rows[0][0])
+        return bool(rows) and (not rows[0][0] or self.codes_present(rows[0][0]))
 
     def codes_present(self, codes_path: str) -> bool:
         return bool(codes_path) and (self.path.parent / codes_path).is_file()
@@ -372,10 +372,7 @@ class ResultStore(ClaimsMixin, IntegrityMixin):
         the fix."""
         path = self.path.parent / record.codes_path
         if not self.codes_present(record.codes_path):
-            raise MissingCodesError(
-                f"the codes of run {record.run_id} are missing ({path} does not exist). "
-                "`hashbench run` with the run's options redoes it (`hashbench status` lists it)"
-            )
+            raise MissingCodesError(missing_codes_text(record, path))
         try:
             with np.load(path) as data:
                 arrays = {name: data[name] for name in data.files}

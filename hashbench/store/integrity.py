@@ -53,9 +53,10 @@ class IntegrityMixin:
         )
 
     def missing_codes(self) -> list[RunRecord]:
-        """Finished runs whose codes file does not exist (a deleted codes folder)."""
+        """Finished runs whose codes file does not exist (a deleted codes folder); not runs
+        merged without codes (no codes path: `hashbench merge` of an export without them)."""
         rows = self._query(
-            f"SELECT {self._select} FROM runs WHERE status = 'done' "
+            f"SELECT {self._select} FROM runs WHERE status = 'done' AND codes_path != '' "
             "ORDER BY dataset, method, bits, seed"
         )
         return [r for r in map(self._from_row, rows) if not self.codes_present(r.codes_path)]
@@ -77,9 +78,12 @@ class IntegrityMixin:
         folder = self._owned_folder()
         if folder is None:
             return []
+        paths = self._query("SELECT codes_path FROM runs WHERE codes_path != ''")
+        if self._query("SELECT 1 FROM sqlite_master WHERE name = 'replicates'"):  # schema 5
+            paths += self._query("SELECT codes_path FROM replicates WHERE codes_path != ''")
         referenced = [
             Path(path).parent.name
-            for (path,) in self._query("SELECT codes_path FROM runs WHERE codes_path != ''")
+            for (path,) in paths
             if Path(path).parent.parent.name == folder.name
         ]
         return files.find_orphans(folder, referenced)

@@ -4,10 +4,14 @@ Schema versions: 2 added `error` (the traceback of a failed run); 3 added `proto
 "tuned" or "trial"), `tuning` (how a tuned run's parameters were chosen) and `codes_digest` (the
 checksum, shapes and code length of the run's stored arrays, checked before any recomputation);
 4 added `row_digest` (a SHA-256 over the row's other stored values, so a hand-edited number is
-refused on read) and `derived` in `codes_digest` (a checksum over the stored per-query values).
-A store of an older version gains the columns in place when opened for writing; read-only
-commands read it as it is, with the columns' defaults (rows without a row digest, or codes
-digests without `derived`, are read as they are; see `hashbench/store/verify.py`).
+refused on read) and `derived` in `codes_digest` (a checksum over the stored per-query values);
+5 added the tables `merged` (where a run brought in by `hashbench merge` came from) and
+`replicates` (the other machines' runs of a run id kept by `merge --keep both`, outside `runs`,
+so never counted as another seed; see `merge.py`), leaving `runs` and its row digests as they
+were. A store of an older version gains the columns and tables in place when opened for
+writing; read-only commands read it as it is, with the columns' defaults (rows without a row
+digest, or codes digests without `derived`, are read as they are; see `verify.py`), and
+without the tables (no merges).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,6 +60,25 @@ CREATE TABLE IF NOT EXISTS claims (
     about      TEXT NOT NULL DEFAULT '{}',
     command    TEXT NOT NULL DEFAULT '',
     claimed_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS merged (
+    run_id      TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,
+    source_host TEXT NOT NULL,
+    merged_at   TEXT NOT NULL,
+    with_codes  INTEGER NOT NULL,
+    choice      TEXT NOT NULL DEFAULT '',
+    row_digest  TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS replicates (
+    run_id       TEXT NOT NULL,
+    codes_sha256 TEXT NOT NULL,
+    codes_path   TEXT NOT NULL,
+    row          TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    source_host  TEXT NOT NULL,
+    merged_at    TEXT NOT NULL,
+    PRIMARY KEY (run_id, codes_sha256)
 );
 """
 

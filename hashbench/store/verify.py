@@ -13,6 +13,7 @@ they are recomputed from its verified codes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,20 @@ import numpy as np
 from hashbench.store.records import COLUMNS, arrays_sha256, codes_digest, digested, row_digest
 
 RERUN_HINT = "Rerun it with `hashbench run ... --rerun`"
+
+
+def missing_codes_text(record: Any, path: Path) -> str:
+    """Why a finished run's codes cannot be read: deleted, or merged without them."""
+    if not record.codes_path:
+        return (
+            f"run {record.run_id} was merged without its codes (scores only: no per-query "
+            "values, intervals or recomputed metrics); merge it again from an export written "
+            "with --with-codes, or redo it here with `hashbench run ... --rerun`"
+        )
+    return (
+        f"the codes of run {record.run_id} are missing ({path} does not exist). "
+        "`hashbench run` with the run's options redoes it (`hashbench status` lists it)"
+    )
 
 
 def row_problem(row: tuple) -> str | None:

@@ -22,6 +22,7 @@ from hashbench.data.types import CrossModalDataset
 from hashbench.data.validation import Holdout
 from hashbench.errors import InputError
 from hashbench.executors import Executor, ExecutorSettings, InProcessExecutor
+from hashbench.lifecycle import SweepTally
 from hashbench.registry import Registry
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.grid import (
@@ -159,6 +160,7 @@ def tune_grid(
     bases = plan_grid(grid, registry, loaded)
     studies = {b.run_id: make_study(b, loaded[b.spec.dataset], settings) for b in bases}
     outcome = TuneOutcome()
+    tally = SweepTally()  # every trial and test run: one sweep for the lifecycle hooks
     for name in dict.fromkeys(b.spec.method for b in bases if studies[b.run_id] is None):
         outcome.untunable.append(name)
         observer.note(f"{name} declares no tunable parameters: it gets its default row only")
@@ -176,6 +178,7 @@ def tune_grid(
                 stop_on_failure=stop_on_failure,
                 executor=executor,
                 close_executor=False,
+                tally=tally,
             )
             outcome.records.extend(r for r in result.records if r.protocol != "trial")
             outcome.failed.extend(
@@ -207,7 +210,10 @@ def tune_grid(
                     test_plans.append(tuned_plan(base, dataset, tuning_record(study)))
             runner(loaded)(test_plans)
     finally:
-        executor.close()
+        try:
+            executor.close()
+        finally:
+            registry.hooks.sweep_finish(tally.finished(str(store.path)))
     return outcome
 
 

@@ -9,7 +9,8 @@ djsrh, jdsh, dgcpn, ucch); the blocks of the pair-fused ones are in `_pair_fusio
 - `HashHead`: UCMFH's per-modality hash function.
 - `batch_indices`, `LossLog`, `planned_epochs`, `run_epochs`: the per-iteration training loop's
   plumbing (index tensors on the method's device; losses accumulated on the device, read back
-  once after training; progress and a tuning trial's pruning through `epoch_end` every epoch).
+  once after training; progress through `batch_end` every batch, and progress and a tuning
+  trial's pruning through `epoch_end` every epoch).
 - `training_features`: the training split's image and text features on the method's device.
 - `to_codes`: sign with sign(0) = +1, as int8.
 """
@@ -207,16 +208,19 @@ def run_epochs(
     """The training loop: for each of the log's epochs, `before_epoch(epoch)` if given (a
     per-epoch setting such as a learning rate), then the shuffled batches of n items (the
     method's `batch_size`) each go through `step(idx)`, which updates the model and returns
-    the batch's losses in `log`'s order; then `method.epoch_end` gets the epoch's mean `loss`
-    (progress; a tuning trial's validation and pruning)."""
+    the batch's losses in `log`'s order, and `method.batch_end` is called (progress inside the
+    epoch); then `method.epoch_end` gets the epoch's mean `loss` (progress; a tuning trial's
+    validation and pruning)."""
     epochs, batch_size = len(log.batches), int(method.params["batch_size"])
     for epoch in range(epochs):
         if before_epoch is not None:
             before_epoch(epoch)
-        for idx in batch_indices(
+        batches = batch_indices(
             n, batch_size, shuffle=True, drop_last=drop_last, device=method.device
-        ):
+        )
+        for b, idx in enumerate(batches):
             log.add(epoch, *step(idx))
+            method.batch_end(epoch, epochs, b, len(batches), items=len(idx))
         method.epoch_end(epoch, epochs, loss=log.mean(epoch, loss))
 
 

@@ -292,7 +292,7 @@ class CIRHLike(Method):
             # Each batch's block of the fixed graph, gathered once and reused by stage 2.
             blocks = [graph[idx][:, idx] for idx in batches]
             self.stage1.train()
-            for idx, s in zip(batches, blocks, strict=True):
+            for i, (idx, s) in enumerate(zip(batches, blocks, strict=True)):
                 ranked = torch.topk(s, min(4, len(idx)), dim=1).indices
                 if ranked.shape[1] < 4:  # tiny batch: fall back to the item itself
                     ranked = torch.cat([ranked, ranked[:, :1].expand(-1, 4 - ranked.shape[1])], 1)
@@ -310,9 +310,10 @@ class CIRHLike(Method):
                 loss.backward()
                 opt_stage1.step()
                 log1.add(epoch, loss)
+                self.batch_end(epoch, epochs, i, 2 * len(batches), items=len(idx))  # progress
 
             self.hash_nets.train()
-            for idx, s in zip(batches, blocks, strict=True):
+            for j, (idx, s) in enumerate(zip(batches, blocks, strict=True)):
                 b = codes[idx]
                 out_img = self.hash_nets["image"](x_img[idx])
                 out_txt = self.hash_nets["text"](x_txt[idx])
@@ -331,6 +332,7 @@ class CIRHLike(Method):
                 loss.backward()
                 opt_hash.step()
                 log2.add(epoch, loss)
+                self.batch_end(epoch, epochs, len(batches) + j, 2 * len(batches), items=len(idx))
             # progress (the hash stage's loss); a tuning trial's validation / pruning
             self.epoch_end(epoch, epochs, loss=log2.mean(epoch, "stage2"))
         self.stage1.eval()

@@ -162,6 +162,7 @@ class DPSHCNN(Method):
                 opt.step()
                 sched.step()
                 epoch_loss, batches = epoch_loss + loss.detach(), batches + 1
+                self.batch_end(epoch, epochs, start // batch, -(-len(x) // batch), items=len(idx))
             self.epoch_end(epoch, epochs, loss=epoch_loss / max(1, batches))
         self.model.eval()
 

@@ -301,6 +301,7 @@ class Spikinghash(Method):
                 total += float(loss.detach()) * len(idx)
                 if soft:
                     similarity.accumulate(feature, y[idx], logits.argmax(1) == y[idx])
+                self.batch_end(epoch, epochs, start // batch, -(-len(x) // batch), items=len(idx))
             self.history.append(total / len(x))
             if soft and epoch in ends:
                 similarity.end_round()

@@ -245,6 +245,7 @@ class SpikinghashXM(Method):
                 total += loss.detach() * len(idx)
                 if soft:
                     similarity.accumulate(feature, y2, logits.argmax(1) == y2)
+                self.batch_end(epoch, epochs, start // batch, -(-len(y) // batch), items=len(idx))
             self.history.append(float(total) / len(y))
             if soft and epoch in ends:
                 similarity.end_round()

@@ -1,0 +1,1 @@
+"""Experiment-tracker plugins: lifecycle hooks that log runs elsewhere (MLflow)."""
