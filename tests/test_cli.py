@@ -56,6 +56,19 @@ def test_run_then_table_then_resume(cli):
     assert "synth-mirflickr@0.05 16 bits" in typed.output
 
 
+def test_run_summary_has_the_rows_of_table(cli):
+    """A value a method derives from the code length (SpikeHash's T: 8 at 16 bits, else 4) is
+    its default, not a variant: `run`'s summary, like `table`, shows one row per task."""
+    done = cli("run", "--methods", "spikehash", *SMALL, "--bits", "16,32")
+    assert done.exit_code == 0, done.output
+    table = cli("table", "--names", "cli")
+    for output in (done.output, table.output):
+        rows = [  # table rows, not the log lines of the runs
+            line for line in output.splitlines() if "spikehash" in line and line[:1] != "["
+        ]
+        assert len(rows) == 2 and "time_steps" not in output, output
+
+
 def test_same_seed_same_codes_other_seed_other_id(cli, tmp_path):
     cli("run", "--methods", "lsh", *SMALL, "--bits", "16", "--seeds", "0,1")
     with ResultStore(default_store_path()) as store:

@@ -165,7 +165,9 @@ def run(
     """
     from hashbench.cli.progress_view import observe, run_label
     from hashbench.executors import ExecutorSettings
+    from hashbench.report.budgets import budget_free_methods
     from hashbench.report.table import build_table, to_rich
+    from hashbench.report.variants import registry_reference, variant_labels
     from hashbench.runner.execute import RunOptions
     from hashbench.runner.grid import check_protocol, run_grid
     from hashbench.runner.time_limit import check_run_timeout
@@ -208,7 +210,12 @@ def run(
             )
     if outcome.records:
         plain = not stdout.is_terminal or stdout.no_color or stdout.color_system is None
-        table = to_rich(build_table(outcome.records), title="mAP@50 (djsrh)", text_marks=plain)
+        # the rows `hashbench table` shows: labels named against the methods' defaults (a
+        # value a method derives from the code length, e.g. SpikeHash's T, is no variant)
+        free = budget_free_methods(registry)
+        labels = variant_labels(outcome.records, registry_reference(registry), free)
+        summary = build_table(outcome.records, labels=labels)
+        table = to_rich(summary, title="mAP@50 (djsrh)", text_marks=plain)
         stdout.print(table)  # off a colour terminal the marks show as text
     stderr.print(
         f"{outcome.executed} run(s) executed, {outcome.skipped} skipped (already stored), "

@@ -14,31 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from hashbench import __version__
-from hashbench.export.document import EXPORT_SCHEMA_VERSION, is_score, nulled
+from hashbench.export.document import EXPORT_SCHEMA_VERSION, TOP_COLUMNS, is_score, nulled
 from hashbench.store.records import RunRecord
 
 PARQUET_FILE = "results.parquet"
-# Run metadata in the `run` column (the record's columns but its metrics, error and codes path).
-RUN_FIELDS = (
-    "run_id",
-    "method",
-    "dataset",
-    "dataset_fingerprint",
-    "bits",
-    "seed",
-    "budget",
-    "protocol",
-    "params",
-    "pair_fused",
-    "status",
-    "timings",
-    "profile",
-    "provenance",
-    "tuning",
-    "codes_digest",
-    "row_digest",
-    "created_at",
-)
+# Run metadata in the `run` column: the record's columns shown at the top of an exported JSON
+# (all but its metrics, error and codes path).
+RUN_FIELDS = TOP_COLUMNS
 METADATA_KEYS = {
     "schema_version": b"hashbench.export.schema_version",
     "hashbench_version": b"hashbench.version",
