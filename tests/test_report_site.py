@@ -139,6 +139,23 @@ def test_report_of_a_stored_sweep(cli, sweep_store, tmp_path):
     assert "What is missing" not in html  # everything is there
 
 
+def test_every_figures_text_reads_at_the_size_the_page_shows_it(
+    cli, sweep_store, tmp_path
+):
+    """Each inline figure is shown at most at its style's max-width: there its labels must come
+    out at 11 px or more, exponents of log-scale ticks (70 % of their label) at 8 px or more
+    (the print-sized CD diagram, 7 pt text, is zoomed for the page)."""
+    html = build(cli, sweep_store, tmp_path / "site")
+    figures = re.findall(r'<figure class="(fig-[a-z-]+)">\s*(<svg.*?</svg>)', html, flags=re.S)
+    assert [kind for kind, _ in figures][:1] == ["fig-cd"] and len(figures) == 5
+    for kind, svg in figures:
+        shown = float(re.search(r'style="max-width:([0-9.]+)px"', svg).group(1))
+        drawn = float(re.search(r'viewBox="0 0 ([0-9.]+) ', svg).group(1))  # points
+        sizes = [float(x) for x in re.findall(r"font(?:-size)?:\s*([0-9.]+)px", svg)]
+        px = sorted(size * shown / drawn for size in sizes)
+        assert px and px[len(px) // 2] >= 11 and px[0] >= 8, (kind, px[0], px[len(px) // 2])
+
+
 def test_report_loads_nothing_from_the_network(cli, sweep_store, tmp_path):
     html = build(cli, sweep_store, tmp_path / "site")
     page = parse(html)

@@ -29,6 +29,7 @@ GROUP_IN = 0.07  # inches per group bar under the axis
 TOP_IN = 0.62  # title, CD bar and tick labels above the axis
 MAX_SIDE = 0.3  # at most this share of the width on each side for the labels
 BARS_IN = 0.1  # the first group bar under the axis (clear of the markers)
+SITE_ZOOM = 1.4  # the report shows the print-sized diagram this much larger: 7 pt -> 13 px
 
 
 def caption(ranking: Ranking) -> str:
@@ -223,10 +224,11 @@ def cd_svg(
     salt: str = "cd",
     marks: Mapping[str, str] | None = None,
 ) -> str:
-    """The diagram as an inline `<svg>` for the report (two-column width)."""
+    """The diagram as an inline `<svg>` for the report: drawn at the two-column width for print
+    (7 pt text), shown up to SITE_ZOOM times larger so that its labels read like the page's."""
     from hashbench.report.site_figures import to_svg
 
-    return to_svg(draw_cd_diagram(ranking, names, "two-column", marks), salt)
+    return to_svg(draw_cd_diagram(ranking, names, "two-column", marks), salt, SITE_ZOOM)
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,9 @@ def _legend_fitting(fig, handles, names, key, renderer, width: float):
     return legend, box.width / fig.dpi, box.height / fig.dpi + PAD_IN
 
 
-def to_svg(fig, salt: str) -> str:
-    """The figure as an `<svg>` element to inline: no XML prolog, no metadata, scalable."""
+def to_svg(fig, salt: str, zoom: float = 1.0) -> str:
+    """The figure as an `<svg>` element to inline: no XML prolog, no metadata, scalable, shown
+    at most `zoom` times its size (a figure drawn for print, 7 pt text, reads at 1.4)."""
     import matplotlib
 
     buffer = io.StringIO()
@@ -183,7 +184,7 @@ def to_svg(fig, salt: str) -> str:
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)  # RDF, creator
     width = re.search(r'width="([0-9.]+)pt"', text)
     text = re.sub(r'\s(width|height)="[0-9.]+pt"', "", text, count=2)
-    max_px = f"{float(width.group(1)) * 4 / 3:.0f}px" if width else "100%"
+    max_px = f"{float(width.group(1)) * 4 / 3 * zoom:.0f}px" if width else "100%"
     return text.replace("<svg", f'<svg role="img" style="max-width:{max_px}"', 1)
 
 
