@@ -192,6 +192,23 @@ def test_slurm_settings_need_the_slurm_executor(cli):
     assert result.exit_code != 0 and "--slurm sets up --executor slurm" in result.output
 
 
+def test_tune_takes_the_same_slurm_settings(cli, tmp_path):
+    """`hashbench tune` sends its trials through the same executor options as `run`."""
+    path = tmp_path / "s.sqlite"
+    tune = ("tune", "--methods", "cca-itq", *DATA, "--bits", "16", "--trials", "2")
+    tune += ("--store", str(path))
+    result = cli(*tune, "--slurm", "partition=gpu")
+    assert result.exit_code != 0 and "--slurm sets up --executor slurm" in result.output
+    result = cli(*tune, *LOCAL, "--slurm", "retries=-1")
+    assert result.exit_code != 0 and "--slurm retries=-1: expected a whole number" in result.output
+    assert "internal error" not in result.output
+    done = cli(*tune, *LOCAL)  # trials and test runs as jobs of submitit's local executor
+    assert done.exit_code == 0, done.output
+    with ResultStore(path, readonly=True) as store:  # trials are kept out of records()
+        protocols = sorted(r.protocol for r in store.records(method="cca-itq"))
+    assert protocols == ["default", "tuned"], protocols
+
+
 def test_settings_become_submitit_parameters():
     options = parse_slurm_options(
         ["partition=gpu", "time=90", "gpus=1", "cpus=8", "mem=32G", "account=lab",

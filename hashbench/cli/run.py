@@ -48,6 +48,27 @@ def run_timeout_option(what: str):
     )
 
 
+slurm_option = click.option(
+    "--slurm",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of --executor slurm (repeatable), e.g. partition=gpu, time=120 (minutes), "
+    "gpus=1, cpus=8, mem=32G, folder=PATH, retries=2; see docs/scheduler.md#slurm.",
+)
+
+
+def executor_settings(
+    executor: str, workers: int | None, address: str | None, slurm: tuple[str, ...], block
+):
+    """`ExecutorSettings` from the executor options of `run` and `tune` (--slurm: slurm only)."""
+    from hashbench.executors import ExecutorSettings
+
+    if slurm and executor != "slurm":
+        raise InputError(f"--slurm sets up --executor slurm; this run uses --executor {executor}")
+    extra = {"slurm": tuple(slurm)} if slurm else {}
+    return ExecutorSettings(workers=workers, address=address, block=block, extra=extra)
+
+
 @main.command()
 @sweep_file_option("A TOML file of these options (see docs/scheduler.md); options given here win.")
 @click.option("--methods", "-m", required=True, help="Comma-separated method names.")
@@ -103,13 +124,7 @@ def run_timeout_option(what: str):
     "(slurm: default 16).",
 )
 @click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
-@click.option(
-    "--slurm",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A setting of --executor slurm (repeatable), e.g. partition=gpu, time=120 (minutes), "
-    "gpus=1, cpus=8, mem=32G, folder=PATH, retries=2; see docs/scheduler.md#slurm.",
-)
+@slurm_option
 @run_timeout_option("a run")
 @click.option(
     "--log-interval",
@@ -164,7 +179,6 @@ def run(
       hashbench run --methods jdsh,ucch --dataset synth-mscoco --bits 32 --protocol as-released
     """
     from hashbench.cli.progress_view import observe, run_label
-    from hashbench.executors import ExecutorSettings
     from hashbench.report.budgets import budget_free_methods
     from hashbench.report.table import build_table, to_rich
     from hashbench.report.variants import registry_reference, variant_labels
@@ -191,10 +205,7 @@ def run(
         encode_batch_size=encode_batch_size,
         run_timeout=check_run_timeout(run_timeout),
     )
-    if slurm and executor != "slurm":
-        raise InputError(f"--slurm sets up --executor slurm; this run uses --executor {executor}")
-    extra = {"slurm": tuple(slurm)} if slurm else {}
-    settings = ExecutorSettings(workers=workers, address=address, block=app.block, extra=extra)
+    settings = executor_settings(executor, workers, address, slurm, app.block)
     runner = registry.executor(executor)(settings)  # a bad address etc. fails before any run
     with open_store(store) as results:  # opened first: an unusable store fails before training
         with observe(stderr, log_interval) as observer:

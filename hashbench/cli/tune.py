@@ -29,7 +29,7 @@ from hashbench.cli.options import (
     split,
     sweep_file_option,
 )
-from hashbench.cli.run import run_timeout_option
+from hashbench.cli.run import executor_settings, run_timeout_option, slurm_option
 from hashbench.data.validation import (
     DATABASES,
     DEFAULT_FRACTION,
@@ -37,7 +37,6 @@ from hashbench.data.validation import (
     primary_score,
 )
 from hashbench.errors import InputError
-from hashbench.executors import ExecutorSettings
 from hashbench.runner.execute import PlannedRun, RunOptions
 from hashbench.runner.time_limit import check_run_timeout
 from hashbench.seeding import resolve_device
@@ -181,9 +180,12 @@ def _short(value: object) -> str:
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--encode-batch-size", default=4096, show_default=True, type=BATCH)
-@click.option("--executor", default="local", show_default=True, help="local, process or ray.")
-@click.option("--workers", type=WORKERS, default=None, help="Worker processes.")
+@click.option(
+    "--executor", default="local", show_default=True, help="local, process, ray or slurm."
+)
+@click.option("--workers", type=WORKERS, default=None, help="Worker processes (slurm: jobs).")
 @click.option("--address", default=None, help="Ray cluster address: auto or HOST:PORT.")
+@slurm_option
 @run_timeout_option("a trial (or a test run)")
 @click.option("--show", "show", default=None, metavar="STUDY", help="Print a stored study.")
 @real_data_options
@@ -210,6 +212,7 @@ def tune(
     executor: str,
     workers: int | None,
     address: str | None,
+    slurm: tuple[str, ...],
     run_timeout: float | None,
     show: str | None,
     **data_options,
@@ -250,9 +253,8 @@ def tune(
         encode_batch_size=encode_batch_size,
         run_timeout=check_run_timeout(run_timeout),
     )
-    runner = registry.executor(executor)(
-        ExecutorSettings(workers=workers, address=address, block=app.block)
-    )
+    where = executor_settings(executor, workers, address, slurm, app.block)
+    runner = registry.executor(executor)(where)
     with open_store(store) as results:
         columns = (
             TextColumn("{task.description}"),
