@@ -30,27 +30,10 @@ EXPORT_SCHEMA_VERSION = 1
 RUN_SCHEMA = f"run-v{EXPORT_SCHEMA_VERSION}.schema.json"
 MANIFEST_SCHEMA = f"manifest-v{EXPORT_SCHEMA_VERSION}.schema.json"
 CURVES = "curves"
-# Copies of record columns shown at the top of a document, as they are in the record.
-TOP_COLUMNS = (
-    "run_id",
-    "method",
-    "dataset",
-    "dataset_fingerprint",
-    "bits",
-    "seed",
-    "budget",
-    "protocol",
-    "params",
-    "pair_fused",
-    "status",
-    "timings",
-    "profile",
-    "provenance",
-    "tuning",
-    "codes_digest",
-    "row_digest",
-    "created_at",
-)
+# Copies of record columns shown at the top of a document, as they are in the record: every
+# column but the scores (shown as `scores`, `curves`, `extra`), a failed run's traceback and the
+# codes path (local to the store that wrote it).
+TOP_COLUMNS = tuple(c for c in COLUMNS if c not in ("metrics", "error", "codes_path"))
 
 
 @cache
