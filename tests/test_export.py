@@ -147,19 +147,41 @@ def test_without_codes_the_records_come_back_with_summaries_but_no_arrays(cli, s
     "filters", [(), ("--methods", "lsh", "--bits", "32")], ids=["all", "filtered"]
 )
 def test_parquet_reads_back_to_the_numbers_of_table_csv(cli, store, tmp_path, filters):
-    import pandas as pd
     import pyarrow.parquet as pq
 
     out = tmp_path / "out"
     assert _export(cli, store, out, "--format", "parquet", *filters).exit_code == 0
-    frame = pd.read_parquet(out / "results.parquet")
     assert (
         pq.read_schema(out / "results.parquet").metadata[b"hashbench.export.schema_version"]
         == str(EXPORT_SCHEMA_VERSION).encode()
     )
+    frame = _parquet_equals_table_csv(cli, store, out, filters, seeds=2)
+    runs = {json.loads(meta)["run_id"] for meta in frame["run"]}
+    assert runs == set(frame["run_id"])
+    assert all(json.loads(m)["bits"] == b for m, b in zip(frame["run"], frame["bits"], strict=True))
+
+
+def test_parquet_keeps_two_settings_of_one_method_apart_as_the_table_does(cli, tmp_path):
+    """cca-itq at its defaults and with ridge=1.0: two rows of `table`, two `setting`s here."""
+    path = tmp_path / "s.sqlite"
+    grid = ("run", "--methods", "cca-itq", *GRID[2:6], *GRID[8:], "--bits", "16")
+    grid += ("--store", str(path))
+    assert cli(*grid).exit_code == 0 and cli(*grid, "--param", "cca-itq.ridge=1.0").exit_code == 0
+    out = tmp_path / "out"
+    assert _export(cli, path, out, "--format", "parquet").exit_code == 0
+    frame = _parquet_equals_table_csv(cli, path, out, (), seeds=2)
+    assert sorted(set(frame["setting"])) == ["cca-itq", "cca-itq [ridge=1.0]"]
+
+
+def _parquet_equals_table_csv(cli, store: Path, out: Path, filters: tuple, seeds: int):
+    """Every cell of `table --csv` (mean, std, seed count over a row's runs) is the same number
+    computed from the parquet file grouped by setting, dataset, bits and task."""
+    import pandas as pd
+
+    frame = pd.read_parquet(out / "results.parquet")
     groups: dict[tuple, list[float]] = defaultdict(list)
     for row in frame.itertuples():
-        groups[(row.task, row.method, row.dataset, row.bits, row.metric)].append(row.value)
+        groups[(row.task, row.setting, row.dataset, row.bits, row.metric)].append(row.value)
     for metric in ("map@50", "ndcg@50", "precision@radius2", "distinct_query_codes"):
         shown = cli("table", "--store", str(store), "--csv", "--metric", metric, *filters)
         assert shown.exit_code == 0, shown.output
@@ -170,12 +192,10 @@ def test_parquet_reads_back_to_the_numbers_of_table_csv(cli, store, tmp_path, fi
         for cell in cells:  # the table's mean over seeds, std and seed count: the same numbers
             values = expected[(cell["task"], cell["method"], cell["dataset"], int(cell["bits"]),
                                metric)]  # fmt: skip
-            assert len(values) == int(cell["seeds"]) == 2
+            assert len(values) == int(cell["seeds"]) == seeds
             assert statistics.fmean(values) == float(cell["mean"])
             assert statistics.stdev(values) == float(cell["std"])
-    runs = {json.loads(meta)["run_id"] for meta in frame["run"]}
-    assert runs == set(frame["run_id"])
-    assert all(json.loads(m)["bits"] == b for m, b in zip(frame["run"], frame["bits"], strict=True))
+    return frame
 
 
 # --- tampering --------------------------------------------------------------------------------

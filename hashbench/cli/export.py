@@ -14,6 +14,7 @@ from hashbench.cli.options import (
     split,
     split_or_none,
     store_option,
+    variant_reference,
 )
 from hashbench.errors import HashbenchError, InputError
 
@@ -90,6 +91,7 @@ def export(
         include_failed=include_failed,
         force=force,
         filters=filters,
+        reference=variant_reference(app),
     )
     done = export_store(path, out, options)
     if done.codes_missing:

@@ -20,6 +20,7 @@ from hashbench.export.document import digest_problem
 from hashbench.export.folder import check_target, staged
 from hashbench.export.parquet_table import write_table
 from hashbench.export.runs_json import ExportItem, write_manifest, write_runs
+from hashbench.report.variants import variant_labels
 from hashbench.store import ResultStore
 from hashbench.store.records import RunRecord
 
@@ -80,6 +81,9 @@ class ExportOptions:
     include_failed: bool = False
     force: bool = False
     filters: ExportFilters = field(default_factory=ExportFilters)
+    # each run's default parameters (`variants.registry_reference`), so that the parquet
+    # `setting` column names exactly what a run changed, as `hashbench table` does
+    reference: Any = None
 
 
 @dataclass
@@ -146,7 +150,9 @@ def export_store(store_path: Path, out: Path, options: ExportOptions) -> ExportS
                 items = _items(store, records, options.with_codes, missing)
                 files += write_runs(staging, items)
             if "parquet" in options.formats:
-                files.append(write_table(staging, (r for r in records if r.status == "done")))
+                done = [r for r in records if r.status == "done"]
+                labels = variant_labels(done, options.reference, options.filters.budget_free)
+                files.append(write_table(staging, done, labels))
             with_codes = sum(f.startswith("codes/") for f in files)
             write_manifest(
                 staging,

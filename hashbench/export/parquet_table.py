@@ -9,7 +9,7 @@ metadata carries the export schema version and the hashbench version.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,12 @@ def run_json(record: RunRecord) -> str:
     return json.dumps(nulled(meta), sort_keys=True, allow_nan=False)
 
 
-def write_table(staging: Path, records: Iterable[RunRecord]) -> str:
-    """Write `results.parquet` under `staging`; the file name written."""
+def write_table(
+    staging: Path, records: Iterable[RunRecord], labels: Mapping[str, str] | None = None
+) -> str:
+    """Write `results.parquet` under `staging`; the file name written. `labels`: each run's
+    row label in `hashbench table` (`variants.variant_labels`), the `setting` column: runs of
+    one method with other parameters, budget or protocol are other settings, never averaged."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -53,6 +57,7 @@ def write_table(staging: Path, records: Iterable[RunRecord]) -> str:
         for name in (
             "run_id",
             "method",
+            "setting",
             "dataset",
             "bits",
             "seed",
@@ -69,6 +74,7 @@ def write_table(staging: Path, records: Iterable[RunRecord]) -> str:
         for task, metric, value in score_rows(record):
             for name in ("run_id", "method", "dataset", "bits", "seed", "budget", "protocol"):
                 columns[name].append(getattr(record, name))
+            columns["setting"].append((labels or {}).get(record.run_id, record.method))
             columns["task"].append(task)
             columns["metric"].append(metric)
             columns["value"].append(value)
@@ -77,6 +83,7 @@ def write_table(staging: Path, records: Iterable[RunRecord]) -> str:
         [
             ("run_id", pa.string()),
             ("method", pa.string()),
+            ("setting", pa.string()),
             ("dataset", pa.string()),
             ("bits", pa.int64()),
             ("seed", pa.int64()),
